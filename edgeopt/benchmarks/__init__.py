@@ -1,0 +1,1 @@
+"""Measuring artifacts: output comparison, latency statistics, accuracy, gates and reports."""

@@ -1,0 +1,32 @@
+"""Options several verbs share, defined once."""
+
+from __future__ import annotations
+
+import click
+
+from edgeopt.core.spec import parse_input_spec
+from edgeopt.errors import UsageError
+
+
+def input_specs(values: tuple[str, ...]):
+    return [parse_input_spec(v) for v in values] or None
+
+
+input_option = click.option(
+    "--input", "inputs", multiple=True, metavar="NAME:SHAPE:DTYPE",
+    help="Input spec, e.g. pixel_values:batchx3x224x224:float32 (repeat per input; "
+         "'batch' or '?' marks a dynamic dim).",
+)
+trust_pickle_option = click.option(
+    "--trust-pickle", is_flag=True,
+    help="Allow loading full pickles (.pt/.pth), which can run arbitrary code.",
+)
+force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
+
+
+def parse_positive(name: str, value: float | None, upper: float | None = None) -> None:
+    if value is None:
+        return
+    if value <= 0 or (upper is not None and value >= upper):
+        bound = f"in (0, {upper})" if upper else "> 0"
+        raise UsageError(f"{name} must be {bound}, got {value}", f"pass a value {bound}")

@@ -1,0 +1,1 @@
+"""Small typed objects shared by every step: tensor specs, artifacts, file helpers, progress."""

@@ -1,0 +1,78 @@
+"""Writing outputs safely: temp names renamed once complete, never overwriting without --force."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from edgeopt.errors import UsageError
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_writable(paths: list[Path], force: bool) -> None:
+    """Refuse to overwrite existing outputs unless the user asked for it."""
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        raise UsageError(
+            f"output already exists: {', '.join(existing)}",
+            "choose another --output, or pass --force to overwrite it",
+        )
+
+
+@contextlib.contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """A temp folder beside `final`, removed afterwards whatever happens.
+
+    Files are built and verified here, then `publish` renames them into place, so an
+    interrupted or failed step leaves nothing at the output path.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def publish(pairs: list[tuple[Path, Path]]) -> None:
+    """Rename staged files to their final names; the last pair should be the sidecar/manifest."""
+    for src, dst in pairs:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if dst.is_dir() and not src.is_dir():
+            raise UsageError(f"output path {dst} is a folder", "give a file name with --output")
+        if dst.is_dir():
+            shutil.rmtree(dst)
+        os.replace(src, dst)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

@@ -1,0 +1,192 @@
+"""Loading a source model from a reference string: built-in name, Python factory or model file."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.core.artifact import Artifact, format_of
+from edgeopt.core.spec import TensorSpec, normalize_dtype
+from edgeopt.errors import UsageError
+
+FILE_FORMATS = ("onnx", "tflite", "openvino", "ort")
+
+
+@dataclass
+class SourceModel:
+    """A loaded source: a torch module (with input specs) or a model file of another format."""
+
+    ref: str
+    format: str  # "torch" or one of FILE_FORMATS
+    name: str
+    inputs: list[TensorSpec]
+    output_names: list[str] = field(default_factory=list)
+    module: object | None = None  # torch.nn.Module for torch sources
+    path: Path | None = None  # for file sources
+    dataset: str | None = None
+    task: str | None = None
+    example: list[np.ndarray] | None = None  # example inputs given by a factory
+    artifact: Artifact | None = None  # the sidecar when the file is one of ours
+
+    @property
+    def is_torch(self) -> bool:
+        return self.format == "torch"
+
+    def describe(self) -> dict:
+        d = {"ref": self.ref, "format": self.format, "name": self.name}
+        if self.path:
+            from edgeopt.core.files import sha256_file
+
+            d["sha256"] = sha256_file(self.path)
+        return d
+
+
+def load_source(
+    ref: str, input_specs: list[TensorSpec] | None = None, trust_pickle: bool = False
+) -> SourceModel:
+    """Resolve `ref` (see README: built-in names, file.py:factory, pkg.mod:factory, files)."""
+    ref = ref.strip()
+    if ref.startswith("builtin:"):
+        return _builtin(ref[len("builtin:") :])
+    from edgeopt.models.builtin import BUILTINS
+
+    if ref in BUILTINS:
+        return _builtin(ref)
+    path_part, sep, func = ref.rpartition(":")
+    if sep and path_part and func.isidentifier() and not Path(ref).exists():
+        return _factory(ref, path_part, func, input_specs)
+    path = Path(ref)
+    if not path.exists():
+        raise UsageError(
+            f"model not found: {ref}",
+            "give a model file (.onnx, .tflite, .xml, .pt2, .pt), a built-in name "
+            "(see `optimize models`), or path/to/file.py:factory",
+        )
+    if path.is_dir():
+        raise UsageError(f"{ref} is a folder, not a model file", "point at the model file itself")
+    fmt = format_of(path)
+    if fmt in ("onnx", "tflite", "openvino", "ort"):
+        from edgeopt.models.files import load_file_source
+
+        return load_file_source(path, fmt, input_specs)
+    if fmt in ("torch-export", "torch", "torchscript"):
+        from edgeopt.models.torch_files import load_torch_file
+
+        return load_torch_file(path, input_specs, trust_pickle)
+    raise UsageError(
+        f"unrecognised model file {ref} (suffix {path.suffix or 'none'})",
+        "supported: .onnx .ort .tflite .xml (OpenVINO IR) .pt2 (torch.export) .pt/.pth/.ts",
+    )
+
+
+def _builtin(name: str) -> SourceModel:
+    from edgeopt.models.builtin import get_builtin
+
+    spec = get_builtin(name)
+    return SourceModel(
+        ref=f"builtin:{name}",
+        format="torch",
+        name=name,
+        inputs=[TensorSpec(s.name, list(s.shape), s.dtype) for s in spec.inputs],
+        output_names=[spec.output],
+        module=spec.load(),
+        dataset=spec.dataset,
+        task=spec.task,
+    )
+
+
+def _import_target(target: str):
+    if target.endswith(".py"):
+        path = Path(target)
+        if not path.exists():
+            raise UsageError(f"model script not found: {target}", "check the path before ':'")
+        name = f"edgeopt_user_{path.stem}"
+        mspec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(mspec)
+        sys.modules[name] = module
+        sys.path.insert(0, str(path.parent.resolve()))
+        try:
+            mspec.loader.exec_module(module)
+        except Exception as e:
+            raise UsageError(f"importing {target} failed: {type(e).__name__}: {e}",
+                             "fix the script so it imports cleanly") from e
+        finally:
+            sys.path.pop(0)
+        return module
+    try:
+        return importlib.import_module(target)
+    except ImportError as e:
+        raise UsageError(
+            f"cannot import module {target!r}: {e}",
+            "install the package that provides it, or give path/to/file.py:factory",
+        ) from e
+
+
+def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | None):
+    import torch
+
+    module = _import_target(target)
+    factory = getattr(module, func, None)
+    if factory is None or not callable(factory):
+        raise UsageError(f"{target} has no callable {func!r}", "name a function that builds the model")
+    try:
+        result = factory()
+    except Exception as e:
+        raise UsageError(
+            f"factory {ref} raised {type(e).__name__}: {e}", "fix the factory, then retry"
+        ) from e
+    example = None
+    if isinstance(result, tuple) and result and isinstance(result[0], torch.nn.Module):
+        model, rest = result[0], result[1:]
+        if rest:
+            ex = rest[0]
+            example = list(ex) if isinstance(ex, (tuple, list)) else [ex]
+    elif isinstance(result, torch.nn.Module):
+        model = result
+    else:
+        raise UsageError(
+            f"factory {ref} returned {type(result).__name__}, not a torch.nn.Module",
+            "return a module, or (module, example_inputs)",
+        )
+    example_np = None
+    if example is not None:
+        if not all(isinstance(t, torch.Tensor) for t in example):
+            raise UsageError(f"example inputs from {ref} must be torch tensors",
+                             "return (module, (tensor, ...))")
+        example_np = [t.detach().cpu().numpy() for t in example]
+    specs = input_specs or _specs_from_example(example, model)
+    if not specs:
+        raise UsageError(
+            f"cannot tell the input shape of {ref}",
+            "return (module, example_inputs) from the factory or pass --input name:1x3x224x224:float32",
+        )
+    return SourceModel(
+        ref=ref,
+        format="torch",
+        name=func if func not in ("model", "build", "create", "factory") else Path(target).stem,
+        inputs=specs,
+        module=model.eval(),
+        example=example_np,
+    )
+
+
+def _specs_from_example(example, model) -> list[TensorSpec]:
+    import inspect
+
+    if not example:
+        return []
+    try:
+        params = [p for p in inspect.signature(model.forward).parameters if p not in ("args", "kwargs")]
+    except (TypeError, ValueError):
+        params = []
+    specs = []
+    for i, t in enumerate(example):
+        name = params[i] if i < len(params) else f"input_{i}"
+        shape = ["batch", *t.shape[1:]] if t.dim() > 0 else []
+        specs.append(TensorSpec(name, shape, normalize_dtype(t.dtype)))
+    return specs

@@ -1,0 +1,97 @@
+"""PyTorch files: torch.export programs (.pt2), TorchScript, and (with consent) full pickles."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from edgeopt.core.artifact import Artifact
+from edgeopt.core.spec import TensorSpec, normalize_dtype
+from edgeopt.errors import UsageError
+
+
+def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pickle: bool):
+    import torch
+
+    from edgeopt.models.source import SourceModel
+
+    art = Artifact.load(path)
+    if not zipfile.is_zipfile(path):
+        raise UsageError(f"{path} is not a PyTorch archive", "check the file is complete")
+    module, example = None, None
+    if path.suffix == ".pt2":
+        try:
+            ep = torch.export.load(str(path))
+        except Exception as e:
+            raise UsageError(f"cannot load torch.export program {path}: {e}",
+                             "save it with torch.export.save") from e
+        module = ep.module()
+        example = _example_specs_from_program(ep)
+    else:
+        try:
+            module = torch.jit.load(str(path), map_location="cpu")
+        except Exception:
+            module = _load_pickle(path, trust_pickle)
+    specs = input_specs or (art.inputs if art and art.inputs else example)
+    if not specs:
+        raise UsageError(
+            f"cannot tell the input shape of {path}",
+            "pass --input name:batchx3x224x224:float32 for each input",
+        )
+    return SourceModel(
+        ref=str(path),
+        format="torch",
+        name=path.stem,
+        inputs=specs,
+        output_names=[o.name for o in art.outputs] if art else [],
+        module=module.eval() if hasattr(module, "eval") else module,
+        path=path,
+        dataset=art.dataset if art else None,
+        task=art.task if art else None,
+        artifact=art,
+    )
+
+
+def _load_pickle(path: Path, trust_pickle: bool):
+    import torch
+
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as e:
+        if not trust_pickle:
+            raise UsageError(
+                f"{path} is a full pickle: loading it can run arbitrary code",
+                "pass --trust-pickle if you trust its origin, or save it as torch.export (.pt2)",
+            ) from e
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=False)
+        except Exception as e2:
+            raise UsageError(f"cannot load {path}: {e2}", "check the file is complete") from e2
+    if isinstance(obj, torch.nn.Module):
+        return obj
+    if isinstance(obj, dict):
+        raise UsageError(
+            f"{path} holds a state dict (weights only), not a model",
+            "give the architecture as path/to/file.py:factory that loads these weights",
+        )
+    raise UsageError(f"{path} holds a {type(obj).__name__}, not a model", "save the nn.Module")
+
+
+def _example_specs_from_program(ep) -> list[TensorSpec]:
+    """Input specs from a torch.export program's placeholders (symbolic dims stay symbolic)."""
+    specs = []
+    user_inputs = set(ep.graph_signature.user_inputs)
+    for node in ep.graph.nodes:
+        if node.op != "placeholder" or node.name not in user_inputs:
+            continue
+        val = node.meta.get("val")
+        if val is None or not hasattr(val, "shape"):
+            continue
+        shape = []
+        for i, d in enumerate(val.shape):
+            try:
+                shape.append(int(d))
+            except TypeError:
+                shape.append("batch" if i == 0 else str(d))
+        specs.append(TensorSpec(node.name, shape, normalize_dtype(val.dtype)))
+    return specs

@@ -1,0 +1,1 @@
+"""Steps that turn one model into another: export, quantize, prune."""

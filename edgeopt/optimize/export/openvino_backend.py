@@ -1,0 +1,89 @@
+"""PyTorch / ONNX / TFLite -> OpenVINO IR (.xml + .bin), fp32 weights unless --fp16."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeopt.core.progress import info, quiet
+from edgeopt.errors import ConversionError
+from edgeopt.optimize.export.common import EXPORT_BATCH, ExportConfig, ExportResult, first_line, torch_example
+
+
+def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
+    import openvino as ov
+
+    notes: list[str] = []
+    if source.is_torch:
+        model, route = _from_torch(source, cfg, notes)
+    else:
+        try:
+            with quiet():
+                model = ov.convert_model(str(source.path))
+        except Exception as e:
+            raise ConversionError(f"OpenVINO cannot convert {source.path}: {first_line(e)}",
+                                  "the model may use an op OpenVINO lacks") from e
+        route = f"ov.convert_model({source.format} file)"
+        if cfg.static:
+            model.reshape({i: ov.PartialShape(list(s.concrete(cfg.batch)))
+                           for i, s in enumerate(source.inputs)})
+        else:
+            _make_batch_dynamic(model, ov, notes)
+    _name_ports(model, source)
+    # save_model compresses weights to fp16 by default: fp32 must be asked for explicitly
+    ov.save_model(model, str(path), compress_to_fp16=cfg.fp16)
+    return ExportResult(route, notes, {"route": route, "compressed_fp16": cfg.fp16,
+                                       "dynamic_batch": not cfg.static})
+
+
+def _partial_shapes(source, cfg, ov) -> list:
+    shapes = []
+    for s in source.inputs:
+        if cfg.static:
+            shapes.append(ov.PartialShape(list(s.concrete(cfg.batch))))
+        else:
+            shapes.append(ov.PartialShape([d if isinstance(d, int) else -1 for d in s.shape]))
+    return shapes
+
+
+def _from_torch(source, cfg: ExportConfig, notes: list[str]):
+    import openvino as ov
+    import torch
+
+    example = torch_example(source, cfg.batch if cfg.static else EXPORT_BATCH)
+    shapes = _partial_shapes(source, cfg, ov)
+    try:
+        with quiet():
+            model = ov.convert_model(source.module, example_input=example, input=shapes)
+        return model, "ov.convert_model(nn.Module)"
+    except Exception as e:
+        reason = first_line(e)
+        info(f"[edgeopt] direct OpenVINO conversion failed ({reason}); trying torch.export")
+        notes.append(f"direct conversion failed: {reason}")
+    from edgeopt.optimize.export.onnx_backend import _dynamic_shapes
+
+    try:
+        with quiet():
+            ep = torch.export.export(source.module, example,
+                                     dynamic_shapes=_dynamic_shapes(source, cfg.static))
+            model = ov.convert_model(ep)
+    except Exception as e:
+        raise ConversionError(f"OpenVINO conversion failed, also through torch.export: {first_line(e)}",
+                              "the model may use an op OpenVINO lacks; try --to onnx") from e
+    return model, "ov.convert_model(torch.export program)"
+
+
+def _make_batch_dynamic(model, ov, notes: list[str]) -> None:
+    """Files with a fixed batch (TFLite) keep it; ONNX files keep their own dynamic dims."""
+    for port in model.inputs:
+        if port.get_partial_shape().is_static and port.get_partial_shape().rank.get_length() > 0:
+            notes.append(f"input {port.get_any_name()} has a fixed shape {port.get_partial_shape()}")
+
+
+def _name_ports(model, source) -> None:
+    """Give ports the source's names so specs and parity line up across formats."""
+    for port, spec in zip(model.inputs, source.inputs):
+        if spec.name not in port.get_names():
+            port.get_tensor().add_names({spec.name})
+    for port, name in zip(model.outputs, source.output_names):
+        if name and name not in port.get_names():
+            port.get_tensor().add_names({name})

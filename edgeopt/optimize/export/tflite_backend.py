@@ -1,0 +1,48 @@
+"""PyTorch -> TFLite through litert-torch (the `tflite` extra); a fixed batch, noted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeopt.core.progress import quiet
+from edgeopt.errors import ConversionError, EdgeoptError, UsageError
+from edgeopt.optimize.export.common import ExportConfig, ExportResult, first_line, torch_example
+
+
+def litert_torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("litert_torch") is not None
+
+
+def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
+    if not source.is_torch:
+        raise UsageError(
+            f"TFLite export takes PyTorch sources; {source.ref} is {source.format}",
+            "export the PyTorch model itself with --to tflite",
+        )
+    if not litert_torch_available():
+        raise EdgeoptError(
+            "TFLite export needs litert-torch, which is not installed",
+            "install the extra: pip install 'edgeopt[tflite]'",
+        )
+    example = torch_example(source, cfg.batch)
+    try:
+        with quiet() as cap:
+            import litert_torch
+
+            edge = litert_torch.convert(source.module.eval(), example)
+            edge.export(str(path))
+    except Exception as e:
+        raise ConversionError(
+            f"TFLite conversion failed: {first_line(e)}",
+            "the model may use an op LiteRT cannot express; try --to onnx"
+            + (f"\n{cap.tail(5)}" if cap.text else ""),
+        ) from e
+    specs = [s.with_batch(cfg.batch) for s in source.inputs]
+    return ExportResult(
+        "litert-torch",
+        [f"fixed batch {cfg.batch} (TFLite); the runtime resizes or runs in chunks"],
+        {"fixed_batch": cfg.batch},
+        inputs=specs,
+    )

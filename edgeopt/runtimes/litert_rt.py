@@ -1,0 +1,126 @@
+"""LiteRT (TFLite) interpreter sessions; int8 inputs/outputs are (de)quantized for the caller."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.core.progress import quiet
+from edgeopt.core.spec import TensorSpec
+from edgeopt.errors import UsageError
+from edgeopt.runtimes.base import Session, SessionOptions
+
+
+def _natural(key: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
+
+
+class LiteRTSession(Session):
+    runtime = "litert"
+
+    def __init__(self, path: Path, options: SessionOptions | None = None):
+        super().__init__(options)
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            with quiet():
+                self.interp = Interpreter(model_path=str(path), num_threads=self.options.threads or None)
+        except Exception as e:
+            raise UsageError(
+                f"LiteRT cannot load {path}: {str(e).splitlines()[0][:300]}",
+                "check the file is a complete .tflite model",
+            ) from e
+        self._in, self._out = self._ordered_details()
+        self.inputs = [_spec(d) for d in self._in]
+        self.outputs = [_spec(d) for d in self._out]
+        self._batch = int(self._in[0]["shape"][0]) if self._in and len(self._in[0]["shape"]) else None
+        self._shapes = {d["index"]: list(d["shape"]) for d in self._in}
+        self._current = self._batch
+        self.fixed_batch = None  # resized on demand; falls back to chunks if resizing fails
+        with quiet():
+            self.interp.allocate_tensors()
+
+    def _ordered_details(self) -> tuple[list[dict], list[dict]]:
+        """Inputs/outputs in signature order (args_0, args_1, ... / output_0, ...) when known."""
+        details_in = self.interp.get_input_details()
+        details_out = self.interp.get_output_details()
+        sigs = self.interp.get_signature_list()
+        if len(sigs) == 1:
+            key = next(iter(sigs))
+            runner = self.interp.get_signature_runner(key)
+            rin, rout = runner.get_input_details(), runner.get_output_details()
+            by_index_in = {d["index"]: d for d in details_in}
+            by_index_out = {d["index"]: d for d in details_out}
+            ins = [by_index_in[rin[k]["index"]] for k in sorted(rin, key=_natural)]
+            outs = [by_index_out[rout[k]["index"]] for k in sorted(rout, key=_natural)]
+            return ins, outs
+        return details_in, details_out
+
+    @property
+    def version(self) -> str:
+        from importlib import metadata
+
+        return metadata.version("ai-edge-litert")
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d["fixed_batch"] = self._batch
+        return d
+
+    def _resize(self, n: int) -> bool:
+        """Resize every input's batch to n; on failure restore the exported batch."""
+        if self._current == n:
+            return True
+        try:
+            self._set_batch(n)
+            return True
+        except Exception:
+            self._set_batch(self._batch)
+            return False
+
+    def _set_batch(self, n: int) -> None:
+        for d in self._in:
+            shape = list(self._shapes[d["index"]])
+            shape[0] = n
+            self.interp.resize_tensor_input(d["index"], shape)
+        self.interp.allocate_tensors()
+        self._current = n
+
+    def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        n = len(arrays[0])
+        if self._batch is not None and not self._resize(n):
+            self.fixed_batch = self._batch
+            return self.run(arrays)
+        for d, a in zip(self._in, arrays):
+            self.interp.set_tensor(d["index"], _quantize(a, d))
+        self.interp.invoke()
+        return [_dequantize(self.interp.get_tensor(d["index"]), d) for d in self._out]
+
+
+def _spec(d: dict) -> TensorSpec:
+    shape = [int(x) for x in d["shape"]]
+    extra = {}
+    scale, zero = d.get("quantization", (0.0, 0))
+    if scale:
+        extra = {"scale": float(scale), "zero_point": int(zero)}
+    # the caller always sees float when the tensor is quantized
+    dtype = "float32" if scale else np.dtype(d["dtype"]).name
+    return TensorSpec(d["name"], shape, dtype, extra)
+
+
+def _quantize(a: np.ndarray, d: dict) -> np.ndarray:
+    scale, zero = d.get("quantization", (0.0, 0))
+    dt = np.dtype(d["dtype"])
+    if scale and np.issubdtype(dt, np.integer) and np.issubdtype(a.dtype, np.floating):
+        info = np.iinfo(dt)
+        return np.clip(np.round(a / scale + zero), info.min, info.max).astype(dt)
+    return a.astype(dt, copy=False)
+
+
+def _dequantize(a: np.ndarray, d: dict) -> np.ndarray:
+    scale, zero = d.get("quantization", (0.0, 0))
+    if scale and np.issubdtype(a.dtype, np.integer):
+        return (a.astype(np.float32) - zero) * scale
+    return np.array(a)

@@ -1,0 +1,87 @@
+"""ONNX Runtime sessions, per execution provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.core.spec import TensorSpec
+from edgeopt.errors import UsageError
+from edgeopt.runtimes.base import Session, SessionOptions
+
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+
+
+def available_providers() -> list[str]:
+    import onnxruntime as ort
+
+    return ort.get_available_providers()
+
+
+class OnnxRuntimeSession(Session):
+    runtime = "onnxruntime"
+
+    def __init__(self, path: Path, options: SessionOptions | None = None):
+        super().__init__(options)
+        import onnxruntime as ort
+
+        self._ort = ort
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if self.options.threads:
+            so.intra_op_num_threads = self.options.threads
+            so.inter_op_num_threads = 1
+        providers = self._providers()
+        try:
+            self.sess = ort.InferenceSession(str(path), so, providers=providers)
+        except Exception as e:
+            raise UsageError(
+                f"ONNX Runtime cannot load {path}: {str(e).splitlines()[0][:300]}",
+                "check the file is a complete ONNX model (optimize inspect shows what it holds)",
+            ) from e
+        self.providers = self.sess.get_providers()
+        self.inputs = [TensorSpec(i.name, list(i.shape), _ort_dtype(i.type)) for i in self.sess.get_inputs()]
+        self.outputs = [TensorSpec(o.name, list(o.shape), _ort_dtype(o.type)) for o in self.sess.get_outputs()]
+        self._names = [i.name for i in self.inputs]
+        self._fixed_from_shape()
+
+    def _providers(self) -> list:
+        if self.options.provider:
+            return [self.options.provider, "CPUExecutionProvider"]
+        if self.options.device == "gpu":
+            have = available_providers()
+            gpu = [p for p in GPU_PROVIDERS if p in have]
+            if not gpu:
+                from edgeopt.errors import EdgeoptError
+
+                raise EdgeoptError(
+                    "no GPU execution provider in this ONNX Runtime build "
+                    f"(available: {', '.join(have)})",
+                    "install onnxruntime-gpu on a machine with an NVIDIA GPU",
+                )
+            return [*gpu, "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
+
+    def _fixed_from_shape(self) -> None:
+        first = self.inputs[0].shape if self.inputs else []
+        if first and isinstance(first[0], int):
+            self.fixed_batch = first[0]
+
+    @property
+    def version(self) -> str:
+        return self._ort.__version__
+
+    def describe(self) -> dict:
+        d = super().describe()
+        d["providers"] = self.providers
+        return d
+
+    def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        return self.sess.run(None, dict(zip(self._names, arrays)))
+
+
+def _ort_dtype(t: str) -> str:
+    return {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+            "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
+            "tensor(uint8)": "uint8", "tensor(bool)": "bool"}.get(t, "float32")
