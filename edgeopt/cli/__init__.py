@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sys
 import traceback
 
@@ -11,8 +12,6 @@ import click
 from edgeopt import __version__
 from edgeopt.core import progress
 from edgeopt.errors import EdgeoptError
-
-VERB_MODULES = ("models_cmd", "inspect_cmd", "export_cmd", "demo_cmd")
 
 
 class ErrorHandlingGroup(click.Group):
@@ -54,5 +53,11 @@ def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
     progress.set_verbose(verbose)
 
 
-for _name in VERB_MODULES:
-    importlib.import_module(f"edgeopt.cli.{_name}")
+def _register_verbs() -> None:
+    """Import every `*_cmd` module here; each adds its verb to `main` (no list to keep in sync)."""
+    for mod in pkgutil.iter_modules(__path__):
+        if mod.name.endswith("_cmd"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+_register_verbs()
