@@ -35,8 +35,10 @@ class ErrorHandlingGroup(click.Group):
         except Exception as e:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(f"error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                       err=True)
+            click.echo(
+                f"error: unexpected {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                err=True,
+            )
             click.echo("  fix: rerun with --debug for the traceback and report it", err=True)
             sys.exit(1)
 

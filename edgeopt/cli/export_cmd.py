@@ -7,27 +7,68 @@ from pathlib import Path
 import click
 
 from edgeopt.cli import main
-from edgeopt.cli.options import force_option, input_option, input_specs, trust_pickle_option
+from edgeopt.cli.options import (
+    factory_arg_option,
+    force_option,
+    input_option,
+    input_specs,
+    parse_factory_args,
+    trust_pickle_option,
+)
 
 
 @main.command("export")
 @click.argument("model")
 @click.option("--to", "to", required=True, type=click.Choice(["onnx", "openvino", "tflite"]))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output file (default: edgeopt-out/NAME.EXT).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output file (default: edgeopt-out/NAME.EXT).",
+)
 @input_option
 @click.option("--opset", type=int, help="ONNX opset (the dynamo exporter writes 18 at the lowest).")
-@click.option("--static", is_flag=True, help="Fix the batch dimension instead of keeping it dynamic.")
-@click.option("--batch", type=int, default=1, show_default=True, help="Batch for fixed-batch outputs (TFLite, --static).")
+@click.option(
+    "--static", is_flag=True, help="Fix the batch dimension instead of keeping it dynamic."
+)
+@click.option(
+    "--batch",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Batch for fixed-batch outputs (TFLite, --static).",
+)
 @click.option("--fp16", is_flag=True, help="OpenVINO: store weights compressed to fp16.")
-@click.option("--tolerance", "atol", type=float, help="Absolute parity tolerance (default per precision).")
+@click.option(
+    "--tolerance", "atol", type=float, help="Absolute parity tolerance (default per precision)."
+)
 @click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
 @click.option("--data", help="Dataset for the parity check, e.g. sklearn:digits or npz:x.npz.")
-@click.option("--samples", type=int, default=64, show_default=True, help="Samples in the parity check.")
+@click.option(
+    "--samples", type=int, default=64, show_default=True, help="Samples in the parity check."
+)
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")
+@factory_arg_option
 @trust_pickle_option
 @force_option
-def export_cmd(model, to, output, inputs, opset, static, batch, fp16, atol, rtol, data, samples,
-               no_verify, trust_pickle, force) -> None:
+def export_cmd(
+    model,
+    to,
+    output,
+    inputs,
+    opset,
+    static,
+    batch,
+    fp16,
+    atol,
+    rtol,
+    data,
+    samples,
+    no_verify,
+    factory_args,
+    trust_pickle,
+    force,
+) -> None:
     """Export MODEL to ONNX, OpenVINO IR or TFLite and check it reproduces the source."""
     from edgeopt.cli.options import parse_positive
     from edgeopt.models.source import load_source
@@ -35,11 +76,20 @@ def export_cmd(model, to, output, inputs, opset, static, batch, fp16, atol, rtol
 
     parse_positive("--batch", batch)
     parse_positive("--samples", samples)
-    source = load_source(model, input_specs(inputs), trust_pickle)
+    source = load_source(model, input_specs(inputs), trust_pickle, parse_factory_args(factory_args))
     cfg = ExportConfig(
-        to=to, output=output or default_output(source, to), opset=opset, static=static,
-        fp16=fp16, batch=batch, verify=not no_verify, atol=atol, rtol=rtol, data=data,
-        samples=samples, force=force,
+        to=to,
+        output=output or default_output(source, to),
+        opset=opset,
+        static=static,
+        fp16=fp16,
+        batch=batch,
+        verify=not no_verify,
+        atol=atol,
+        rtol=rtol,
+        data=data,
+        samples=samples,
+        force=force,
     )
     art = export_model(source, cfg)
     click.echo(f"wrote {art.path} ({art.size_bytes} bytes, sha256 {art.sha256[:12]})")

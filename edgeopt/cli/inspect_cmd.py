@@ -7,20 +7,29 @@ import json
 import click
 
 from edgeopt.cli import main
-from edgeopt.cli.options import input_option, input_specs, trust_pickle_option
+from edgeopt.cli.options import (
+    factory_arg_option,
+    input_option,
+    input_specs,
+    parse_factory_args,
+    trust_pickle_option,
+)
 
 
 @main.command("inspect")
 @click.argument("model")
 @input_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@factory_arg_option
 @trust_pickle_option
-def inspect_cmd(model, inputs, as_json, trust_pickle) -> None:
+def inspect_cmd(model, inputs, as_json, factory_args, trust_pickle) -> None:
     """Show MODEL's format, inputs/outputs, parameter count, file size and op histogram."""
     from edgeopt.models.inspect import inspect_source
     from edgeopt.models.source import load_source
 
-    info = inspect_source(load_source(model, input_specs(inputs), trust_pickle))
+    info = inspect_source(
+        load_source(model, input_specs(inputs), trust_pickle, parse_factory_args(factory_args))
+    )
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return

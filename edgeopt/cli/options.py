@@ -13,14 +13,44 @@ def input_specs(values: tuple[str, ...]):
 
 
 input_option = click.option(
-    "--input", "inputs", multiple=True, metavar="NAME:SHAPE:DTYPE",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME:SHAPE:DTYPE",
     help="Input spec, e.g. pixel_values:batchx3x224x224:float32 (repeat per input; "
-         "'batch' or '?' marks a dynamic dim).",
+    "'batch' or '?' marks a dynamic dim).",
 )
 trust_pickle_option = click.option(
-    "--trust-pickle", is_flag=True,
+    "--trust-pickle",
+    is_flag=True,
     help="Allow loading full pickles (.pt/.pth), which can run arbitrary code.",
 )
+factory_arg_option = click.option(
+    "--factory-arg",
+    "factory_args",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Keyword argument for a factory, e.g. --factory-arg d_model=64 (values are Python literals).",
+)
+
+
+def parse_factory_args(values: tuple[str, ...]) -> dict:
+    import ast
+
+    out = {}
+    for v in values:
+        key, sep, raw = v.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(
+                f"malformed --factory-arg {v!r}", "write it as KEY=VALUE, e.g. nhead=4"
+            )
+        try:
+            out[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            out[key] = raw  # a bare word is taken as a string
+    return out
+
+
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 
 

@@ -54,8 +54,17 @@ def tool_versions() -> dict[str, str]:
     import edgeopt
 
     out = {"edgeopt": edgeopt.__version__, "python": platform.python_version()}
-    for pkg in ("torch", "onnx", "onnxruntime", "openvino", "nncf", "ai-edge-litert",
-                "litert-torch", "torch-pruning", "numpy"):
+    for pkg in (
+        "torch",
+        "onnx",
+        "onnxruntime",
+        "openvino",
+        "nncf",
+        "ai-edge-litert",
+        "litert-torch",
+        "torch-pruning",
+        "numpy",
+    ):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:

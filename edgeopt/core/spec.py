@@ -21,8 +21,15 @@ _DTYPES = {
     "uint8": np.uint8,
     "bool": np.bool_,
 }
-_ALIASES = {"float": "float32", "fp32": "float32", "fp16": "float16", "half": "float16",
-            "long": "int64", "int": "int32", "double": "float64"}
+_ALIASES = {
+    "float": "float32",
+    "fp32": "float32",
+    "fp16": "float16",
+    "half": "float16",
+    "long": "int64",
+    "int": "int32",
+    "double": "float64",
+}
 
 
 def normalize_dtype(name: str | np.dtype | type) -> str:
@@ -37,9 +44,7 @@ def normalize_dtype(name: str | np.dtype | type) -> str:
         except TypeError:
             pass
     if text not in _DTYPES:
-        raise UsageError(
-            f"unsupported dtype {name!r}", f"use one of: {', '.join(sorted(_DTYPES))}"
-        )
+        raise UsageError(f"unsupported dtype {name!r}", f"use one of: {', '.join(sorted(_DTYPES))}")
     return text
 
 

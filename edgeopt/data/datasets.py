@@ -139,7 +139,9 @@ def _sklearn(name: str) -> Dataset:
     bunch = getattr(skd, SKLEARN_SETS[name])()
     names = [str(c) for c in getattr(bunch, "target_names", [])] or None
     return Dataset(
-        f"sklearn:{name}", [bunch.data.astype(np.float32)], bunch.target.astype(np.int64),
+        f"sklearn:{name}",
+        [bunch.data.astype(np.float32)],
+        bunch.target.astype(np.int64),
         class_names=names,
     )
 
@@ -175,7 +177,7 @@ def _py(rest: str) -> Dataset:
     else:
         module = importlib.import_module(target)
     result = getattr(module, func)()
-    x, y = (result if isinstance(result, tuple) and len(result) == 2 else (result, None))
+    x, y = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     return Dataset(f"py:{rest}", xs, None if y is None else np.asarray(y))
 

@@ -74,7 +74,5 @@ BUILTINS: dict[str, BuiltinModel] = {
 
 def get_builtin(name: str) -> BuiltinModel:
     if name not in BUILTINS:
-        raise UsageError(
-            f"unknown built-in model {name!r}", f"use one of: {', '.join(BUILTINS)}"
-        )
+        raise UsageError(f"unknown built-in model {name!r}", f"use one of: {', '.join(BUILTINS)}")
     return BUILTINS[name]

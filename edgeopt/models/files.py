@@ -27,12 +27,16 @@ def check_model_file(path: Path, fmt: str) -> None:
         with open(path, "rb") as f:
             head = f.read(8)
         if head[4:8] != b"TFL3":
-            raise UsageError(f"{path} is not a TFLite flatbuffer (no TFL3 identifier)",
-                             "check the file is a complete .tflite model")
+            raise UsageError(
+                f"{path} is not a TFLite flatbuffer (no TFL3 identifier)",
+                "check the file is a complete .tflite model",
+            )
     elif fmt == "openvino":
         if not path.with_suffix(".bin").exists():
-            raise UsageError(f"OpenVINO IR {path} has no {path.with_suffix('.bin').name} beside it",
-                             "keep the .xml and .bin files together")
+            raise UsageError(
+                f"OpenVINO IR {path} has no {path.with_suffix('.bin').name} beside it",
+                "keep the .xml and .bin files together",
+            )
         head = path.read_bytes()[:200].lstrip()
         if not head.startswith(b"<?xml") and not head.startswith(b"<net"):
             raise UsageError(f"{path} is not an OpenVINO IR .xml file", "point at the IR's .xml")

@@ -32,8 +32,11 @@ def inspect_source(source) -> dict:
         files = companion_files(source.path)
         info["file_size_bytes"] = sum(p.stat().st_size for p in files if p.exists())
     if source.artifact:
-        info["artifact"] = {k: v for k, v in source.artifact.to_dict().items()
-                            if k in ("precision", "target", "step", "params", "parent", "notes")}
+        info["artifact"] = {
+            k: v
+            for k, v in source.artifact.to_dict().items()
+            if k in ("precision", "target", "step", "params", "parent", "notes")
+        }
     return info
 
 
@@ -55,16 +58,23 @@ def _file_stats(path: Path, fmt: str) -> dict:
         hist = Counter(n.op_type for n in m.graph.node)
         opset = {o.domain or "ai.onnx": o.version for o in m.opset_import}
         del numpy_helper
-        return {"parameters": params, "op_histogram": dict(hist.most_common()), "opset": opset,
-                "producer": f"{m.producer_name} {m.producer_version}".strip()}
+        return {
+            "parameters": params,
+            "op_histogram": dict(hist.most_common()),
+            "opset": opset,
+            "producer": f"{m.producer_name} {m.producer_version}".strip(),
+        }
     if fmt == "openvino":
         import openvino as ov
 
         model = ov.Core().read_model(str(path))
         ops = model.get_ordered_ops()
         hist = Counter(op.get_type_name() for op in ops)
-        params = sum(int(np.prod(op.get_output_shape(0))) for op in ops
-                     if op.get_type_name() == "Constant" and op.get_output_partial_shape(0).is_static)
+        params = sum(
+            int(np.prod(op.get_output_shape(0)))
+            for op in ops
+            if op.get_type_name() == "Constant" and op.get_output_partial_shape(0).is_static
+        )
         return {"parameters": params, "op_histogram": dict(hist.most_common())}
     if fmt == "tflite":
         from ai_edge_litert.interpreter import Interpreter
@@ -73,7 +83,10 @@ def _file_stats(path: Path, fmt: str) -> dict:
         hist = Counter(op["op_name"] for op in it._get_ops_details())
         produced = {t for op in it._get_ops_details() for t in op["outputs"]}
         inputs = {d["index"] for d in it.get_input_details()}
-        params = sum(int(np.prod(t["shape"])) for t in it.get_tensor_details()
-                     if t["index"] not in produced and t["index"] not in inputs and len(t["shape"]))
+        params = sum(
+            int(np.prod(t["shape"]))
+            for t in it.get_tensor_details()
+            if t["index"] not in produced and t["index"] not in inputs and len(t["shape"])
+        )
         return {"parameters": params, "op_histogram": dict(hist.most_common())}
     return {}

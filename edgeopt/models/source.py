@@ -47,9 +47,15 @@ class SourceModel:
 
 
 def load_source(
-    ref: str, input_specs: list[TensorSpec] | None = None, trust_pickle: bool = False
+    ref: str,
+    input_specs: list[TensorSpec] | None = None,
+    trust_pickle: bool = False,
+    factory_args: dict | None = None,
 ) -> SourceModel:
-    """Resolve `ref` (see README: built-in names, file.py:factory, pkg.mod:factory, files)."""
+    """Resolve `ref` (see README: built-in names, file.py:factory, pkg.mod:factory, files).
+
+    `factory_args` are keyword arguments for a factory (e.g. a module class's constructor).
+    """
     ref = ref.strip()
     if ref.startswith("builtin:"):
         return _builtin(ref[len("builtin:") :])
@@ -59,7 +65,7 @@ def load_source(
         return _builtin(ref)
     path_part, sep, func = ref.rpartition(":")
     if sep and path_part and func.isidentifier() and not Path(ref).exists():
-        return _factory(ref, path_part, func, input_specs)
+        return _factory(ref, path_part, func, input_specs, factory_args or {})
     path = Path(ref)
     if not path.exists():
         raise UsageError(
@@ -113,8 +119,10 @@ def _import_target(target: str):
         try:
             mspec.loader.exec_module(module)
         except Exception as e:
-            raise UsageError(f"importing {target} failed: {type(e).__name__}: {e}",
-                             "fix the script so it imports cleanly") from e
+            raise UsageError(
+                f"importing {target} failed: {type(e).__name__}: {e}",
+                "fix the script so it imports cleanly",
+            ) from e
         finally:
             sys.path.pop(0)
         return module
@@ -127,15 +135,17 @@ def _import_target(target: str):
         ) from e
 
 
-def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | None):
+def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | None, kwargs: dict):
     import torch
 
     module = _import_target(target)
     factory = getattr(module, func, None)
     if factory is None or not callable(factory):
-        raise UsageError(f"{target} has no callable {func!r}", "name a function that builds the model")
+        raise UsageError(
+            f"{target} has no callable {func!r}", "name a function that builds the model"
+        )
     try:
-        result = factory()
+        result = factory(**kwargs)
     except Exception as e:
         raise UsageError(
             f"factory {ref} raised {type(e).__name__}: {e}", "fix the factory, then retry"
@@ -156,8 +166,9 @@ def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | N
     example_np = None
     if example is not None:
         if not all(isinstance(t, torch.Tensor) for t in example):
-            raise UsageError(f"example inputs from {ref} must be torch tensors",
-                             "return (module, (tensor, ...))")
+            raise UsageError(
+                f"example inputs from {ref} must be torch tensors", "return (module, (tensor, ...))"
+            )
         example_np = [t.detach().cpu().numpy() for t in example]
     specs = input_specs or _specs_from_example(example, model)
     if not specs:
@@ -166,7 +177,7 @@ def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | N
             "return (module, example_inputs) from the factory or pass --input name:1x3x224x224:float32",
         )
     return SourceModel(
-        ref=ref,
+        ref=ref + (f" {kwargs}" if kwargs else ""),
         format="torch",
         name=func if func not in ("model", "build", "create", "factory") else Path(target).stem,
         inputs=specs,
@@ -181,7 +192,9 @@ def _specs_from_example(example, model) -> list[TensorSpec]:
     if not example:
         return []
     try:
-        params = [p for p in inspect.signature(model.forward).parameters if p not in ("args", "kwargs")]
+        params = [
+            p for p in inspect.signature(model.forward).parameters if p not in ("args", "kwargs")
+        ]
     except (TypeError, ValueError):
         params = []
     specs = []

@@ -8,6 +8,7 @@ from pathlib import Path
 from edgeopt.core.artifact import Artifact
 from edgeopt.core.spec import TensorSpec, normalize_dtype
 from edgeopt.errors import UsageError
+from edgeopt.runtimes.torch_rt import eval_mode
 
 
 def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pickle: bool):
@@ -23,8 +24,9 @@ def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pick
         try:
             ep = torch.export.load(str(path))
         except Exception as e:
-            raise UsageError(f"cannot load torch.export program {path}: {e}",
-                             "save it with torch.export.save") from e
+            raise UsageError(
+                f"cannot load torch.export program {path}: {e}", "save it with torch.export.save"
+            ) from e
         module = ep.module()
         example = _example_specs_from_program(ep)
     else:
@@ -44,7 +46,7 @@ def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pick
         name=path.stem,
         inputs=specs,
         output_names=[o.name for o in art.outputs] if art else [],
-        module=module.eval() if hasattr(module, "eval") else module,
+        module=eval_mode(module),
         path=path,
         dataset=art.dataset if art else None,
         task=art.task if art else None,
@@ -89,9 +91,7 @@ def _example_specs_from_program(ep) -> list[TensorSpec]:
             continue
         shape = []
         for i, d in enumerate(val.shape):
-            try:
-                shape.append(int(d))
-            except TypeError:
-                shape.append("batch" if i == 0 else str(d))
+            # a SymInt (dynamic dim) converts to its example value with int(): keep it symbolic
+            shape.append(d if isinstance(d, int) else ("batch" if i == 0 else str(d)))
         specs.append(TensorSpec(node.name, shape, normalize_dtype(val.dtype)))
     return specs

@@ -27,8 +27,14 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def train_model(
-    model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, lr: float = 3e-3,
-    batch: int = 64, seed: int = 0, teacher: nn.Module | None = None,
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    lr: float = 3e-3,
+    batch: int = 64,
+    seed: int = 0,
+    teacher: nn.Module | None = None,
 ) -> nn.Module:
     """Plain Adam + cosine schedule; with a teacher, adds a distillation term (used by prune)."""
     gen = torch.Generator().manual_seed(seed)

@@ -52,9 +52,11 @@ def check_parity(
             f"output count differs: source has {len(ref_out)}, artifact has {len(got_out)}",
             "the exported graph lost or gained outputs; check the model's forward()",
         )
-    names = output_names or [o.name for o in candidate.outputs] or [
-        f"output_{i}" for i in range(len(got_out))
-    ]
+    names = (
+        output_names
+        or [o.name for o in candidate.outputs]
+        or [f"output_{i}" for i in range(len(got_out))]
+    )
     per_output = {}
     failures = []
     for i, (r, g) in enumerate(zip(ref_out, got_out)):
@@ -79,8 +81,10 @@ def check_parity(
             detail = f"shape {s['shape_mismatch'][1]} instead of {s['shape_mismatch'][0]}"
         else:
             limit = tolerance.atol + tolerance.rtol * s["ref_scale"]
-            detail = (f"max abs diff {s['max_abs']:.3g} > allowed {limit:.3g} "
-                      f"(atol {tolerance.atol:g} + rtol {tolerance.rtol:g} x scale {s['ref_scale']:.3g})")
+            detail = (
+                f"max abs diff {s['max_abs']:.3g} > allowed {limit:.3g} "
+                f"(atol {tolerance.atol:g} + rtol {tolerance.rtol:g} x scale {s['ref_scale']:.3g})"
+            )
         err = ParityError(
             f"parity check failed on output {name!r}: {detail}",
             "pass --tolerance/--rtol to accept a larger difference, or --no-verify to skip",

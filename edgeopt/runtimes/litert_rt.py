@@ -26,7 +26,9 @@ class LiteRTSession(Session):
 
         try:
             with quiet():
-                self.interp = Interpreter(model_path=str(path), num_threads=self.options.threads or None)
+                self.interp = Interpreter(
+                    model_path=str(path), num_threads=self.options.threads or None
+                )
         except Exception as e:
             raise UsageError(
                 f"LiteRT cannot load {path}: {str(e).splitlines()[0][:300]}",
@@ -35,7 +37,9 @@ class LiteRTSession(Session):
         self._in, self._out = self._ordered_details()
         self.inputs = [_spec(d) for d in self._in]
         self.outputs = [_spec(d) for d in self._out]
-        self._batch = int(self._in[0]["shape"][0]) if self._in and len(self._in[0]["shape"]) else None
+        self._batch = (
+            int(self._in[0]["shape"][0]) if self._in and len(self._in[0]["shape"]) else None
+        )
         self._shapes = {d["index"]: list(d["shape"]) for d in self._in}
         self._current = self._batch
         self.fixed_batch = None  # resized on demand; falls back to chunks if resizing fails

@@ -41,8 +41,12 @@ class OnnxRuntimeSession(Session):
                 "check the file is a complete ONNX model (optimize inspect shows what it holds)",
             ) from e
         self.providers = self.sess.get_providers()
-        self.inputs = [TensorSpec(i.name, list(i.shape), _ort_dtype(i.type)) for i in self.sess.get_inputs()]
-        self.outputs = [TensorSpec(o.name, list(o.shape), _ort_dtype(o.type)) for o in self.sess.get_outputs()]
+        self.inputs = [
+            TensorSpec(i.name, list(i.shape), _ort_dtype(i.type)) for i in self.sess.get_inputs()
+        ]
+        self.outputs = [
+            TensorSpec(o.name, list(o.shape), _ort_dtype(o.type)) for o in self.sess.get_outputs()
+        ]
         self._names = [i.name for i in self.inputs]
         self._fixed_from_shape()
 
@@ -82,6 +86,13 @@ class OnnxRuntimeSession(Session):
 
 
 def _ort_dtype(t: str) -> str:
-    return {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
-            "tensor(int64)": "int64", "tensor(int32)": "int32", "tensor(int8)": "int8",
-            "tensor(uint8)": "uint8", "tensor(bool)": "bool"}.get(t, "float32")
+    return {
+        "tensor(float)": "float32",
+        "tensor(float16)": "float16",
+        "tensor(double)": "float64",
+        "tensor(int64)": "int64",
+        "tensor(int32)": "int32",
+        "tensor(int8)": "int8",
+        "tensor(uint8)": "uint8",
+        "tensor(bool)": "bool",
+    }.get(t, "float32")

@@ -81,5 +81,7 @@ def _spec(port, i: int) -> TensorSpec:
     names = port.get_names()
     name = sorted(names)[0] if names else f"port_{i}"
     ps = port.get_partial_shape()
-    shape = [d.get_length() if d.is_static else ("batch" if k == 0 else "?") for k, d in enumerate(ps)]
+    shape = [
+        d.get_length() if d.is_static else ("batch" if k == 0 else "?") for k, d in enumerate(ps)
+    ]
     return TensorSpec(name, shape, port.get_element_type().to_dtype().name)

@@ -8,16 +8,29 @@ from edgeopt.core.spec import TensorSpec
 from edgeopt.runtimes.base import Session, SessionOptions
 
 
+def eval_mode(module):
+    """module.eval(), except for torch.export modules, which refuse it (they are traced as run)."""
+    try:
+        return module.eval()
+    except NotImplementedError:
+        return module
+
+
 class TorchSession(Session):
     runtime = "torch"
 
-    def __init__(self, module, inputs: list[TensorSpec], output_names: list[str] | None = None,
-                 options: SessionOptions | None = None):
+    def __init__(
+        self,
+        module,
+        inputs: list[TensorSpec],
+        output_names: list[str] | None = None,
+        options: SessionOptions | None = None,
+    ):
         super().__init__(options)
         import torch
 
         self._torch = torch
-        self.module = module.eval()
+        self.module = eval_mode(module)
         self.inputs = inputs
         self.outputs = [TensorSpec(n, ["batch"]) for n in (output_names or [])]
         if self.options.threads:

@@ -32,9 +32,12 @@ def export_model(source, cfg: ExportConfig) -> Artifact:
         raise UsageError(f"unknown export format {cfg.to!r}", f"use one of: {', '.join(BACKENDS)}")
     out = Path(cfg.output)
     if out.suffix.lower() != SUFFIX[cfg.to]:
-        raise UsageError(f"output {out} does not end in {SUFFIX[cfg.to]}",
-                         f"name the {cfg.to} output *{SUFFIX[cfg.to]}")
+        raise UsageError(
+            f"output {out} does not end in {SUFFIX[cfg.to]}",
+            f"name the {cfg.to} output *{SUFFIX[cfg.to]}",
+        )
     check_writable([*companion_files(out), sidecar_path(out)], cfg.force)
+    ensure_output_names(source)
     with staging_dir(out) as tmp:
         staged = tmp / out.name
         t0 = time.perf_counter()
@@ -61,6 +64,17 @@ def export_model(source, cfg: ExportConfig) -> Artifact:
     return art
 
 
+def ensure_output_names(source) -> None:
+    """Torch sources without output names get output_0..N, so every format uses the same ones."""
+    if not source.is_torch or source.output_names:
+        return
+    from edgeopt.runtimes.torch_rt import TorchSession
+
+    arrays, _ = sample_inputs(source, EXPORT_BATCH)
+    n = len(TorchSession(source.module, source.inputs).run(arrays))
+    source.output_names = ["output"] if n == 1 else [f"output_{i}" for i in range(n)]
+
+
 def _artifact(source, staged: Path, cfg: ExportConfig, result: ExportResult) -> Artifact:
     sess = open_session(staged, options=PARITY_OPTIONS)
     inputs = result.inputs or [
@@ -77,8 +91,14 @@ def _artifact(source, staged: Path, cfg: ExportConfig, result: ExportResult) -> 
         outputs=outputs,
         parent=source.describe(),
         step="export",
-        params={"to": cfg.to, "opset": cfg.opset, "static": cfg.static, "fp16": cfg.fp16,
-                "batch": cfg.batch, **result.params},
+        params={
+            "to": cfg.to,
+            "opset": cfg.opset,
+            "static": cfg.static,
+            "fp16": cfg.fp16,
+            "batch": cfg.batch,
+            **result.params,
+        },
         dataset=source.dataset,
         task=source.task,
         notes=list(result.notes),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +54,14 @@ def sample_inputs(source, batch: int, data: str | None = None, seed: int = 0):
             arrays = [np.concatenate([a] * reps)[:batch] for a in arrays]
         return arrays, f"{spec} (eval split, {batch} samples)"
     if source.example is not None:
-        arrays = [np.concatenate([e] * (-(-batch // len(e))))[:batch] if e.ndim else e
-                  for e in source.example]
+        arrays = [
+            np.concatenate([e] * (-(-batch // len(e))))[:batch] if e.ndim else e
+            for e in source.example
+        ]
         return arrays, f"factory example inputs repeated to batch {batch}"
-    return random_inputs(source.inputs, batch, seed), f"seeded random inputs (seed {seed}, batch {batch})"
+    return random_inputs(
+        source.inputs, batch, seed
+    ), f"seeded random inputs (seed {seed}, batch {batch})"
 
 
 def torch_example(source, batch: int) -> tuple:
@@ -66,7 +71,23 @@ def torch_example(source, batch: int) -> tuple:
     return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ATEN_OP = re.compile(r"aten(?:::|\.)([A-Za-z0-9_]+)")
+
+
 def first_line(exc: BaseException, limit: int = 300) -> str:
-    text = str(exc).strip().splitlines()
+    text = _ANSI.sub("", str(exc)).strip().splitlines()
     msg = next((ln for ln in text if ln.strip()), type(exc).__name__)
     return f"{type(exc).__name__}: {msg[:limit]}"
+
+
+def unsupported_ops(*excs: BaseException) -> list[str]:
+    """The aten ops named in converter errors (with their causes), to tell users what to change."""
+    found: list[str] = []
+    for exc in excs:
+        while exc is not None:
+            for op in _ATEN_OP.findall(_ANSI.sub("", str(exc))):
+                if f"aten::{op}" not in found:
+                    found.append(f"aten::{op}")
+            exc = exc.__cause__ or exc.__context__
+    return found

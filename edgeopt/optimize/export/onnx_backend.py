@@ -12,6 +12,7 @@ from edgeopt.optimize.export.common import (
     ExportResult,
     first_line,
     torch_example,
+    unsupported_ops,
 )
 
 TWO_GB = 2 * 1024**3
@@ -35,20 +36,25 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
     notes = ["weights stored in an external .data file (model over 2 GB)"] if external else []
 
     try:
-        with quiet() as cap:
+        with quiet():
             _dynamo(source, example, path, cfg, names_in, names_out, external)
         route = "dynamo exporter"
     except Exception as dyn_err:
         reason = first_line(dyn_err)
         info(f"[edgeopt] dynamo exporter failed ({reason}); falling back to the legacy exporter")
         try:
-            with quiet() as cap:
+            with quiet():
                 _legacy(source, example, path, cfg, names_in, names_out)
         except Exception as leg_err:
+            ops = unsupported_ops(leg_err, dyn_err)
+            what = (
+                f"the model uses an op ONNX cannot express ({', '.join(ops)})"
+                if ops
+                else (f"dynamo exporter: {reason}; legacy exporter: {first_line(leg_err)}")
+            )
             raise ConversionError(
-                f"ONNX export failed: dynamo exporter: {reason}; legacy exporter: {first_line(leg_err)}",
-                "the model likely uses an op ONNX cannot express; rewrite that op or try --to openvino"
-                + (f"\n{cap.tail(5)}" if cap.text else ""),
+                f"ONNX export failed: {what}",
+                "rewrite or replace that op in the model, or try --to openvino",
             ) from leg_err
         route = "legacy exporter (fallback)"
         notes.append(f"dynamo exporter failed: {reason}")
@@ -58,8 +64,9 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     if cfg.opset and opset != cfg.opset:
         notes.append(f"asked for opset {cfg.opset}, the exporter wrote {opset}")
-    return ExportResult(route, notes, {"opset": opset, "exporter": route,
-                                       "dynamic_batch": not cfg.static})
+    return ExportResult(
+        route, notes, {"opset": opset, "exporter": route, "dynamic_batch": not cfg.static}
+    )
 
 
 def _dynamic_shapes(source, static: bool):
@@ -81,8 +88,10 @@ def _dynamic_shapes(source, static: bool):
 def _dynamic_axes(source, static: bool) -> dict | None:
     if static:
         return None
-    return {s.name: {i: str(d) for i, d in enumerate(s.shape) if not isinstance(d, int)}
-            for s in source.inputs}
+    return {
+        s.name: {i: str(d) for i, d in enumerate(s.shape) if not isinstance(d, int)}
+        for s in source.inputs
+    }
 
 
 def _ident(name: str) -> str:
@@ -94,9 +103,16 @@ def _dynamo(source, example, path, cfg, names_in, names_out, external) -> None:
     import torch
 
     torch.onnx.export(
-        source.module, example, str(path), dynamo=True, external_data=external,
-        input_names=names_in, output_names=names_out, opset_version=cfg.opset,
-        dynamic_shapes=_dynamic_shapes(source, cfg.static), verbose=False,
+        source.module,
+        example,
+        str(path),
+        dynamo=True,
+        external_data=external,
+        input_names=names_in,
+        output_names=names_out,
+        opset_version=cfg.opset,
+        dynamic_shapes=_dynamic_shapes(source, cfg.static),
+        verbose=False,
     )
 
 
@@ -104,8 +120,13 @@ def _legacy(source, example, path, cfg, names_in, names_out) -> None:
     import torch
 
     torch.onnx.export(
-        source.module, example, str(path), dynamo=False, input_names=names_in,
-        output_names=names_out, opset_version=cfg.opset or 17,
+        source.module,
+        example,
+        str(path),
+        dynamo=False,
+        input_names=names_in,
+        output_names=names_out,
+        opset_version=cfg.opset or 17,
         dynamic_axes=_dynamic_axes(source, cfg.static),
     )
 

@@ -6,7 +6,13 @@ from pathlib import Path
 
 from edgeopt.core.progress import info, quiet
 from edgeopt.errors import ConversionError
-from edgeopt.optimize.export.common import EXPORT_BATCH, ExportConfig, ExportResult, first_line, torch_example
+from edgeopt.optimize.export.common import (
+    EXPORT_BATCH,
+    ExportConfig,
+    ExportResult,
+    first_line,
+    torch_example,
+)
 
 
 def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
@@ -20,19 +26,26 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
             with quiet():
                 model = ov.convert_model(str(source.path))
         except Exception as e:
-            raise ConversionError(f"OpenVINO cannot convert {source.path}: {first_line(e)}",
-                                  "the model may use an op OpenVINO lacks") from e
+            raise ConversionError(
+                f"OpenVINO cannot convert {source.path}: {first_line(e)}",
+                "the model may use an op OpenVINO lacks",
+            ) from e
         route = f"ov.convert_model({source.format} file)"
         if cfg.static:
-            model.reshape({i: ov.PartialShape(list(s.concrete(cfg.batch)))
-                           for i, s in enumerate(source.inputs)})
+            model.reshape(
+                {
+                    i: ov.PartialShape(list(s.concrete(cfg.batch)))
+                    for i, s in enumerate(source.inputs)
+                }
+            )
         else:
             _make_batch_dynamic(model, ov, notes)
     _name_ports(model, source)
     # save_model compresses weights to fp16 by default: fp32 must be asked for explicitly
     ov.save_model(model, str(path), compress_to_fp16=cfg.fp16)
-    return ExportResult(route, notes, {"route": route, "compressed_fp16": cfg.fp16,
-                                       "dynamic_batch": not cfg.static})
+    return ExportResult(
+        route, notes, {"route": route, "compressed_fp16": cfg.fp16, "dynamic_batch": not cfg.static}
+    )
 
 
 def _partial_shapes(source, cfg, ov) -> list:
@@ -63,12 +76,15 @@ def _from_torch(source, cfg: ExportConfig, notes: list[str]):
 
     try:
         with quiet():
-            ep = torch.export.export(source.module, example,
-                                     dynamic_shapes=_dynamic_shapes(source, cfg.static))
+            ep = torch.export.export(
+                source.module, example, dynamic_shapes=_dynamic_shapes(source, cfg.static)
+            )
             model = ov.convert_model(ep)
     except Exception as e:
-        raise ConversionError(f"OpenVINO conversion failed, also through torch.export: {first_line(e)}",
-                              "the model may use an op OpenVINO lacks; try --to onnx") from e
+        raise ConversionError(
+            f"OpenVINO conversion failed, also through torch.export: {first_line(e)}",
+            "the model may use an op OpenVINO lacks; try --to onnx",
+        ) from e
     return model, "ov.convert_model(torch.export program)"
 
 
@@ -76,7 +92,9 @@ def _make_batch_dynamic(model, ov, notes: list[str]) -> None:
     """Files with a fixed batch (TFLite) keep it; ONNX files keep their own dynamic dims."""
     for port in model.inputs:
         if port.get_partial_shape().is_static and port.get_partial_shape().rank.get_length() > 0:
-            notes.append(f"input {port.get_any_name()} has a fixed shape {port.get_partial_shape()}")
+            notes.append(
+                f"input {port.get_any_name()} has a fixed shape {port.get_partial_shape()}"
+            )
 
 
 def _name_ports(model, source) -> None:

@@ -10,9 +10,11 @@ from edgeopt.optimize.export.common import ExportConfig, ExportResult, first_lin
 
 
 def litert_torch_available() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("litert_torch") is not None
+    try:
+        import litert_torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
@@ -21,7 +23,9 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
             f"TFLite export takes PyTorch sources; {source.ref} is {source.format}",
             "export the PyTorch model itself with --to tflite",
         )
-    if not litert_torch_available():
+    with quiet():
+        available = litert_torch_available()
+    if not available:
         raise EdgeoptError(
             "TFLite export needs litert-torch, which is not installed",
             "install the extra: pip install 'edgeopt[tflite]'",
@@ -31,7 +35,7 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
         with quiet() as cap:
             import litert_torch
 
-            edge = litert_torch.convert(source.module.eval(), example)
+            edge = litert_torch.convert(source.module, example)
             edge.export(str(path))
     except Exception as e:
         raise ConversionError(

@@ -1,0 +1,33 @@
+"""Factories used by the tests: good ones, broken ones, and one with an op ONNX lacks."""
+
+import torch
+from torch import nn
+
+
+def raises():
+    raise RuntimeError("weights file missing")
+
+
+def not_a_module():
+    return {"weights": [1, 2, 3]}
+
+
+class Eigen(nn.Module):
+    def forward(self, x):
+        return torch.linalg.eigvals(x).real
+
+
+def eigen():
+    return Eigen(), (torch.randn(2, 4, 4),)
+
+
+def small_cnn():
+    torch.manual_seed(0)
+    m = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 5),
+    )
+    return m.eval(), (torch.randn(2, 3, 16, 16),)
