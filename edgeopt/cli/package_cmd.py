@@ -1,0 +1,48 @@
+"""`optimize package ARTIFACT --target T -o bundle.tar.gz`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgeopt.cli import main
+from edgeopt.cli.options import force_option
+
+
+@main.command("package")
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--target", default="cpu", show_default=True, help="Target the bundle is for.")
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Bundle file (.tar.gz)."
+)
+@click.option(
+    "--samples",
+    type=int,
+    default=8,
+    show_default=True,
+    help="Sample inputs (with reference outputs) to include.",
+)
+@click.option(
+    "--results",
+    type=click.Path(path_type=Path),
+    help="A bench results JSON whose measured figures go into the manifest.",
+)
+@click.option("--recipe", type=click.Path(path_type=Path), help="The recipe that produced it.")
+@force_option
+def package_cmd(artifact, target, output, samples, results, recipe, force) -> None:
+    """Bundle ARTIFACT with a manifest, sample inputs, reference outputs and a runner script."""
+    from edgeopt.package import PackageConfig, build_bundle
+
+    out = build_bundle(
+        artifact,
+        PackageConfig(
+            output=output,
+            target=target,
+            samples=samples,
+            results=results,
+            recipe=recipe,
+            force=force,
+        ),
+    )
+    click.echo(f"wrote {out} ({out.stat().st_size} bytes); check it with: optimize verify {out}")

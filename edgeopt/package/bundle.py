@@ -1,0 +1,226 @@
+"""`optimize package`: build a device bundle (tar.gz) around one artifact."""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
+from edgeopt.core.files import check_writable, sha256_file
+from edgeopt.core.progress import step
+from edgeopt.errors import UsageError
+from edgeopt.optimize.export.common import sample_inputs
+from edgeopt.optimize.parity import Tolerance
+from edgeopt.runtimes import RUNTIMES_BY_FORMAT, open_session
+from edgeopt.runtimes.base import SessionOptions
+
+MANIFEST_SCHEMA = 1
+RUNNER = Path(__file__).with_name("runner_template.py")
+
+# the oldest runtime releases known to load what this stack writes (ONNX opset 18 / IR v10 etc.)
+MIN_RUNTIME = {"onnxruntime": "1.16", "openvino": "2024.0", "litert": "1.0"}
+
+
+@dataclass
+class PackageConfig:
+    output: Path
+    target: str = "cpu"
+    samples: int = 8
+    results: Path | None = None  # a bench results JSON whose figures go into the manifest
+    recipe: Path | None = None
+    force: bool = False
+    extra_files: list[Path] = field(default_factory=list)
+
+
+def lineage(path: Path, limit: int = 20) -> list[dict]:
+    """Walk sidecars from the artifact up to the source model: each step and its parameters."""
+    chain: list[dict] = []
+    current: Path | None = path
+    while current is not None and len(chain) < limit:
+        art = Artifact.load(current)
+        if art is None:
+            chain.append({"file": str(current), "note": "no sidecar: lineage stops here"})
+            break
+        chain.append(
+            {
+                "file": current.name,
+                "sha256": art.sha256,
+                "format": art.format,
+                "precision": art.precision,
+                "step": art.step,
+                "params": art.params,
+            }
+        )
+        parent = art.parent or {}
+        ref = parent.get("ref") or parent.get("path")
+        if not ref or not Path(ref).exists() or format_of(ref) is None:
+            if ref:
+                chain.append({"source": ref, "sha256": parent.get("sha256")})
+            break
+        current = Path(ref)
+    return chain
+
+
+def _measured(cfg: PackageConfig, path: Path) -> dict | None:
+    if not cfg.results:
+        return None
+    try:
+        data = json.loads(Path(cfg.results).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UsageError(
+            f"cannot read results {cfg.results}: {e}", "pass a bench results JSON"
+        ) from e
+    for entry in data.get("artifacts", []):
+        if Path(entry.get("path", "")).name == path.name:
+            return {
+                "results": entry,
+                "machine": data.get("machine"),
+                "measured_at": data.get("created"),
+            }
+    raise UsageError(
+        f"{cfg.results} has no results for {path.name}",
+        "bench this artifact first, or leave --results out",
+    )
+
+
+def build_bundle(path: Path, cfg: PackageConfig) -> Path:
+    """Write the bundle to a temp file beside the output, then rename it into place."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"artifact not found: {path}", "check the path")
+    out = Path(cfg.output)
+    if not out.name.endswith((".tar.gz", ".tgz")):
+        raise UsageError(f"bundle name {out} should end in .tar.gz", "e.g. -o model-cpu.tar.gz")
+    check_writable([out], cfg.force)
+    fmt = format_of(path)
+    if fmt not in RUNTIMES_BY_FORMAT:
+        raise UsageError(
+            f"cannot package {path.name}: format {fmt or 'unknown'} has no runtime",
+            f"package one of: {', '.join(RUNTIMES_BY_FORMAT)}",
+        )
+    art = Artifact.load(path)
+    runtime = RUNTIMES_BY_FORMAT[fmt][0]
+    with step(f"package {path.name} for {cfg.target}"):
+        session = open_session(path, runtime, SessionOptions(precision="f32"))
+        inputs, described = _samples(art, session, cfg.samples)
+        outputs = session.run(inputs)
+        in_specs = _io_specs(art.inputs if art else [], session.inputs)
+        out_specs = _io_specs(art.outputs if art else [], session.outputs)
+        files = [p for p in companion_files(path) if p.exists()]
+        if sidecar_path(path).exists():
+            files.append(sidecar_path(path))
+        tol = Tolerance.for_precision(art.precision if art else "fp32")
+        manifest = {
+            "schema_version": MANIFEST_SCHEMA,
+            "created": datetime.now(timezone.utc).isoformat(),
+            "target": cfg.target,
+            "model": {
+                "file": f"model/{path.name}",
+                "format": fmt,
+                "precision": art.precision if art else "unknown",
+                "runtime": runtime,
+                "runtime_version": session.version,
+                "min_runtime_version": MIN_RUNTIME.get(runtime),
+            },
+            "inputs": in_specs,
+            "outputs": out_specs,
+            "preprocessing": _preprocessing(art),
+            "samples": {
+                "inputs": "samples/inputs.npz",
+                "reference_outputs": "samples/reference_outputs.npz",
+                "count": int(len(inputs[0])),
+                "source": described,
+                "produced_by": session.describe(),
+                "machine": platform.machine(),
+            },
+            "tolerance": {"atol": tol.atol, "rtol": tol.rtol},
+            "measured": _measured(cfg, path),
+            "lineage": lineage(path),
+            "recipe": Path(cfg.recipe).read_text() if cfg.recipe else None,
+            "files": {},
+        }
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "model").mkdir()
+            (root / "samples").mkdir()
+            for f in files:
+                shutil.copy2(f, root / "model" / f.name)
+            np.savez(
+                root / "samples/inputs.npz", **{s["name"]: a for s, a in zip(in_specs, inputs)}
+            )
+            np.savez(
+                root / "samples/reference_outputs.npz",
+                **{s["name"]: o for s, o in zip(out_specs, outputs)},
+            )
+            shutil.copy2(RUNNER, root / "run.py")
+            for f in cfg.extra_files:
+                shutil.copy2(f, root / f.name)
+            manifest["files"] = {
+                str(p.relative_to(root)): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                for p in sorted(root.rglob("*"))
+                if p.is_file()
+            }
+            _write_tar(root, manifest, out)
+    return out
+
+
+def _samples(art: Artifact | None, session, n: int):
+    """Real samples from the artifact's dataset when it names one, else seeded random inputs."""
+    src = SimpleNamespace(
+        inputs=art.inputs if art and art.inputs else session.inputs,
+        dataset=art.dataset if art else None,
+        example=None,
+    )
+    return sample_inputs(src, n)
+
+
+def _io_specs(declared, runtime_specs) -> list[dict]:
+    """Our names (from the sidecar) with the runtime's own tensor names and int8 parameters."""
+    out = []
+    for i, rs in enumerate(runtime_specs):
+        d = declared[i].to_dict() if i < len(declared) else rs.to_dict()
+        d["runtime_name"] = rs.name
+        if rs.extra:
+            d["extra"] = {**d.get("extra", {}), **rs.extra}
+        out.append(d)
+    return out
+
+
+def _preprocessing(art: Artifact | None) -> dict:
+    if art and art.extra.get("preprocessing"):
+        return art.extra["preprocessing"]
+    if art and art.dataset:
+        return {
+            "dataset": art.dataset,
+            "note": "inputs are the dataset's raw values; any normalisation is inside the model",
+        }
+    return {"note": "not recorded: feed inputs exactly as the model's input spec says"}
+
+
+def _write_tar(root: Path, manifest: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    tmp = Path(tmp_name)
+    try:
+        with open(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
+            data = json.dumps(manifest, indent=2, default=str).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    tar.add(p, arcname=str(p.relative_to(root)))
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
