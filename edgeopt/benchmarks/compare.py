@@ -27,16 +27,8 @@ def compare_outputs(ref: np.ndarray, got: np.ndarray) -> dict:
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
     """Mean cosine similarity per sample (rows of the flattened outputs)."""
-    a2 = (
-        np.asarray(a, dtype=np.float64).reshape(len(a), -1)
-        if np.ndim(a) > 1
-        else np.asarray(a, np.float64)[None]
-    )
-    b2 = (
-        np.asarray(b, dtype=np.float64).reshape(len(b), -1)
-        if np.ndim(b) > 1
-        else np.asarray(b, np.float64)[None]
-    )
+    a2 = np.asarray(a, dtype=np.float64).reshape(len(a), -1) if np.ndim(a) > 1 else np.asarray(a, np.float64)[None]
+    b2 = np.asarray(b, dtype=np.float64).reshape(len(b), -1) if np.ndim(b) > 1 else np.asarray(b, np.float64)[None]
     num = (a2 * b2).sum(1)
     den = np.linalg.norm(a2, axis=1) * np.linalg.norm(b2, axis=1)
     return float(np.mean(np.where(den > 0, num / np.maximum(den, 1e-30), 1.0)))
