@@ -1,0 +1,123 @@
+"""Budgets files (TOML): what a release must meet, defaults plus per-target overrides.
+
+```toml
+latency_p90_ms = 5.0        # top-level keys apply to every candidate
+latency_ratio_max = 1.05    # candidate p50 / baseline p50, measured in the same run
+accuracy_drop_max = 0.01    # absolute: 0.01 = one percentage point
+
+[targets.arm]               # overrides for artifacts whose target is "arm"
+latency_p90_ms = 20.0
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeopt.errors import UsageError
+
+# key -> (direction, unit, description). "max": measured must stay at or below; "min": above.
+BUDGET_KEYS: dict[str, tuple[str, str, str]] = {
+    "latency_p50_ms": ("max", "ms", "median latency"),
+    "latency_p90_ms": ("max", "ms", "90th percentile latency"),
+    "latency_p99_ms": ("max", "ms", "99th percentile latency"),
+    "latency_ratio_max": ("max", "x", "median latency relative to the baseline"),
+    "throughput_min": ("min", "samples/s", "throughput"),
+    "accuracy_min": ("min", "", "top-1 accuracy on the evaluation set"),
+    "accuracy_drop_max": ("max", "", "top-1 accuracy drop against the reference"),
+    "per_class_drop_max": ("max", "", "largest per-class accuracy drop against the reference"),
+    "agreement_min": ("min", "", "top-1 agreement with the reference"),
+    "size_mb_max": ("max", "MB", "size on disk including sidecars"),
+    "peak_memory_mb_max": ("max", "MB", "peak resident memory of load and run"),
+}
+SECTIONS = ("targets",)
+
+
+@dataclass
+class Budgets:
+    path: str
+    defaults: dict[str, float] = field(default_factory=dict)
+    targets: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def for_target(self, target: str | None) -> dict[str, float]:
+        """The budgets of one artifact: defaults overridden by its target's section."""
+        out = dict(self.defaults)
+        if target and target in self.targets:
+            out.update(self.targets[target])
+        return out
+
+    def all_keys(self) -> set[str]:
+        keys = set(self.defaults)
+        for t in self.targets.values():
+            keys |= set(t)
+        return keys
+
+    def to_dict(self) -> dict:
+        return {"path": self.path, "defaults": self.defaults, "targets": self.targets}
+
+
+def _check_values(table: dict, where: str) -> dict[str, float]:
+    out = {}
+    for key, value in table.items():
+        if key not in BUDGET_KEYS:
+            raise UsageError(
+                f"unknown budget key {key!r} in {where}",
+                f"valid keys: {', '.join(BUDGET_KEYS)}"
+                + ("; per-target budgets go in [targets.NAME]" if where == "the top level" else ""),
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(
+                f"budget {key!r} in {where} must be a number, got {type(value).__name__} {value!r}",
+                f"write e.g. {key} = 1.5",
+            )
+        if value < 0 or (value == 0 and BUDGET_KEYS[key][0] == "max" and "drop" not in key):
+            raise UsageError(
+                f"budget {key!r} in {where} must be positive, got {value}", "use a positive number"
+            )
+        out[key] = float(value)
+    return out
+
+
+def parse_budgets(text: str, path: str = "<budgets>") -> Budgets:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(
+            f"budgets file {path} is not valid TOML: {e}", "fix the TOML syntax"
+        ) from e
+    b = Budgets(path)
+    top = {k: v for k, v in data.items() if k not in SECTIONS}
+    nested = [k for k, v in top.items() if isinstance(v, dict)]
+    if nested:
+        raise UsageError(
+            f"unknown section [{nested[0]}] in {path}",
+            f"valid sections: [targets.NAME]; valid keys: {', '.join(BUDGET_KEYS)}",
+        )
+    b.defaults = _check_values(top, "the top level")
+    targets = data.get("targets", {})
+    if not isinstance(targets, dict):
+        raise UsageError(f"'targets' in {path} must be a table", "write [targets.NAME] sections")
+    for name, table in targets.items():
+        if not isinstance(table, dict):
+            raise UsageError(
+                f"'targets.{name}' in {path} must be a table",
+                f"write [targets.{name}] followed by budget keys",
+            )
+        b.targets[name] = _check_values(table, f"[targets.{name}]")
+    if not b.all_keys():
+        raise UsageError(
+            f"budgets file {path} sets no budget", f"set at least one of: {', '.join(BUDGET_KEYS)}"
+        )
+    return b
+
+
+def load_budgets(path: str | Path) -> Budgets:
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"budgets file not found: {path}", "check the path given to --budgets")
+    return parse_budgets(path.read_text(), str(path))

@@ -1,0 +1,207 @@
+"""`optimize bench ARTIFACT...`: latency with CIs, throughput, memory, size, accuracy, reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edgeopt.cli import main
+from edgeopt.errors import UsageError
+
+
+def bench_options(f):
+    """Options shared by bench and gate (defined once)."""
+    opts = [
+        click.argument("artifacts", nargs=-1, required=True),
+        click.option(
+            "--baseline", help="Artifact to compare against, measured interleaved in the same run."
+        ),
+        click.option(
+            "--baseline-results",
+            type=click.Path(dir_okay=False),
+            help="results.json of an earlier run to compare against (less reliable than --baseline).",
+        ),
+        click.option(
+            "--reference",
+            help="Model whose outputs give agreement metrics (default: the baseline).",
+        ),
+        click.option(
+            "--runtime",
+            type=click.Choice(["onnxruntime", "openvino", "litert"]),
+            help="Runtime for formats that several can run (ONNX: onnxruntime or openvino).",
+        ),
+        click.option("--threads", type=int, help="Threads per session (default: the runtime's)."),
+        click.option(
+            "--precision",
+            help="Runtime precision hint, e.g. f32 (OpenVINO defaults to bf16 on AMX CPUs).",
+        ),
+        click.option(
+            "--batch", type=int, default=1, show_default=True, help="Samples per request."
+        ),
+        click.option(
+            "--requests",
+            type=int,
+            default=1,
+            show_default=True,
+            help="Parallel requests for a throughput phase (>1 enables it).",
+        ),
+        click.option(
+            "--throughput-time",
+            type=float,
+            default=3.0,
+            show_default=True,
+            help="Seconds of the throughput phase per artifact.",
+        ),
+        click.option(
+            "--data", help="Evaluation dataset (default: the artifact's own, from its sidecar)."
+        ),
+        click.option(
+            "--max-time",
+            type=float,
+            default=20.0,
+            show_default=True,
+            help="Time bound of the interleaved latency measurement, in seconds.",
+        ),
+        click.option(
+            "--min-samples",
+            type=int,
+            default=50,
+            show_default=True,
+            help="Samples per artifact before stopping.",
+        ),
+        click.option(
+            "--ci-width",
+            type=float,
+            default=0.02,
+            show_default=True,
+            help="Stop when the percentile's 95%% CI half-width is within this fraction.",
+        ),
+        click.option(
+            "--percentile",
+            type=float,
+            default=50.0,
+            show_default=True,
+            help="Percentile whose CI decides when to stop.",
+        ),
+        click.option(
+            "--on-inconclusive",
+            type=click.Choice(["fail", "pass"]),
+            default="fail",
+            show_default=True,
+            help="What a budget still inconclusive at the time bound counts as.",
+        ),
+        click.option(
+            "--target",
+            help="Target name for per-target budgets (default: the artifact's, else cpu).",
+        ),
+        click.option(
+            "--report",
+            "report_dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Write results.json, summary.md, junit.xml and report.html here.",
+        ),
+        click.option("--no-memory", is_flag=True, help="Skip the peak-memory child processes."),
+        click.option("--no-accuracy", is_flag=True, help="Skip accuracy on the evaluation data."),
+        click.option(
+            "--json", "as_json", is_flag=True, help="Print the results JSON instead of the table."
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
+    """Shared body of bench and gate; `only_needed`: skip memory/accuracy no budget asks for."""
+    from edgeopt.benchmarks.budgets import load_budgets
+    from edgeopt.benchmarks.gate import describe_decision
+    from edgeopt.benchmarks.latency import LatencyConfig
+    from edgeopt.benchmarks.report import render_json, render_table, write_reports
+    from edgeopt.benchmarks.runner import BenchConfig, run_bench
+    from edgeopt.cli.options import parse_positive
+
+    for name in ("batch", "requests", "min_samples", "threads"):
+        if kw.get(name) is not None:
+            parse_positive("--" + name.replace("_", "-"), kw[name])
+    parse_positive("--max-time", kw["max_time"])
+    parse_positive("--throughput-time", kw["throughput_time"])
+    parse_positive("--ci-width", kw["ci_width"], 1.0)
+    parse_positive("--percentile", kw["percentile"], 100.0)
+    for p in [*kw["artifacts"], kw["baseline"], kw["reference"], kw["baseline_results"]]:
+        if p and not Path(p).exists():
+            raise UsageError(f"file not found: {p}", "check the path")
+    budgets = load_budgets(budgets_path) if budgets_path else None
+    if (
+        budgets
+        and "latency_ratio_max" in budgets.all_keys()
+        and not (kw["baseline"] or kw["baseline_results"])
+    ):
+        raise UsageError(
+            "budget latency_ratio_max needs a baseline",
+            "pass --baseline ARTIFACT (same run) or --baseline-results results.json",
+        )
+    memory, accuracy = not kw["no_memory"], not kw["no_accuracy"]
+    if only_needed and budgets:
+        keys = budgets.all_keys()
+        memory = memory and "peak_memory_mb_max" in keys
+        accuracy = accuracy and bool(
+            keys & {"accuracy_min", "accuracy_drop_max", "per_class_drop_max", "agreement_min"}
+        )
+    cfg = BenchConfig(
+        artifacts=list(kw["artifacts"]),
+        baseline=kw["baseline"],
+        reference=kw["reference"],
+        runtime=kw["runtime"],
+        threads=kw["threads"],
+        precision=kw["precision"],
+        batch=kw["batch"],
+        requests=kw["requests"],
+        throughput_time=kw["throughput_time"],
+        data=kw["data"],
+        latency=LatencyConfig(
+            max_time=kw["max_time"],
+            min_samples=kw["min_samples"],
+            ci_target=kw["ci_width"],
+            percentile=kw["percentile"],
+            warmup_max_s=min(2.0, max(0.3, kw["max_time"] / 5)),
+        ),
+        memory=memory,
+        accuracy=accuracy,
+        baseline_results=kw["baseline_results"],
+        budgets=budgets,
+        on_inconclusive=kw["on_inconclusive"],
+        target=kw["target"],
+    )
+    results = run_bench(cfg)
+    click.echo(render_json(results) if kw["as_json"] else render_table(results))
+    if kw["report_dir"]:
+        paths = write_reports(results, kw["report_dir"])
+        click.echo(f"reports: {', '.join(str(p) for p in paths.values())}", err=True)
+    failed = [a for a in results["artifacts"] if a.get("error")]
+    for a in failed:
+        click.echo(f"error: {a['name']} failed to load: {a['error']}", err=True)
+    gate = results.get("gate")
+    if gate:
+        for d in gate["decisions"]:
+            click.echo(describe_decision(d), err=kw["as_json"] or d["status"] == "fail")
+        verdict = "PASSED" if gate["passed"] else f"FAILED: {gate['failed']} budget(s) broken"
+        click.echo(
+            f"gate {verdict} (inconclusive counts as {gate['on_inconclusive']})", err=kw["as_json"]
+        )
+    if failed or (gate and not gate["passed"]):
+        sys.exit(1)
+
+
+@main.command("bench")
+@bench_options
+@click.option(
+    "--budgets",
+    type=click.Path(dir_okay=False),
+    help="Budgets TOML: gate on it (see optimize gate).",
+)
+def bench_cmd(budgets, **kw) -> None:
+    """Benchmark ARTIFACTs interleaved: latency with 95% CIs, ratios to --baseline, throughput,
+    peak memory, size, accuracy. Exit 1 if an artifact fails to load or a budget is broken."""
+    run(kw, budgets)
