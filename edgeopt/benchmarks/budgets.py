@@ -90,6 +90,11 @@ def parse_budgets(text: str, path: str = "<budgets>") -> Budgets:
         raise UsageError(
             f"budgets file {path} is not valid TOML: {e}", "fix the TOML syntax"
         ) from e
+    return budgets_from_dict(data, path)
+
+
+def budgets_from_dict(data: dict, path: str = "<budgets>") -> Budgets:
+    """Validate a parsed budgets table (a budgets file, or a recipe's [budgets] table)."""
     b = Budgets(path)
     top = {k: v for k, v in data.items() if k not in SECTIONS}
     nested = [k for k, v in top.items() if isinstance(v, dict)]
