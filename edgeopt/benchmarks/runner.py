@@ -11,7 +11,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -311,7 +311,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     m["threads_requested"] = cfg.threads
     results: dict = {
         "schema_version": RESULTS_SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(),
+        "created": datetime.now(UTC).isoformat(),
         "machine": m,
         "settings": {
             "batch": cfg.batch,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edgeopt.core.files import atomic_write_text, sha256_file
@@ -93,7 +93,7 @@ class Artifact:
     notes: list[str] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     tools: dict = field(default_factory=tool_versions)
-    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     @property
     def files(self) -> list[Path]:

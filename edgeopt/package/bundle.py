@@ -9,7 +9,7 @@ import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -122,7 +122,7 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
         tol = Tolerance.for_precision(art.precision if art else "fp32")
         manifest = {
             "schema_version": MANIFEST_SCHEMA,
-            "created": datetime.now(timezone.utc).isoformat(),
+            "created": datetime.now(UTC).isoformat(),
             "target": cfg.target,
             "model": {
                 "file": f"model/{path.name}",
