@@ -43,7 +43,7 @@ def diagnose_cmd(float_model, quantized, data, samples, top, json_out) -> None:
         source = "seeded random inputs (pass --data for real samples)"
     stats = dg.diagnose(float_model, quantized, arrays)
     click.echo(f"{len(stats)} layers compared on {source}; worst SQNR first")
-    click.echo(f"{'layer':44} {'op':12} {'SQNR dB':>8} {'added':>7} {'cosine':>8} {'max err':>10}")
+    click.echo(f"{'layer':44} {'op':12} {'SQNR dB':>8} {'noise+':>7} {'cosine':>8} {'max err':>10}")
     for s in stats[:top]:
         click.echo(
             f"{s.layer[:44]:44} {s.op_type[:12]:12} {s.sqnr_db:8.2f} {s.added_db:7.2f} "
@@ -53,7 +53,7 @@ def diagnose_cmd(float_model, quantized, data, samples, top, json_out) -> None:
     if suggest:
         click.echo("suggested: --exclude " + ",".join(suggest))
     else:
-        click.echo("no layer stands out (each adds under 3 dB of noise)")
+        click.echo("no layer stands out (each adds noise under -20 dB of its signal)")
     if json_out:
         atomic_write_text(
             json_out,

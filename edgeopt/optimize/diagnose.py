@@ -48,7 +48,7 @@ class LayerStat:
     sqnr_db: float
     cosine: float
     max_abs_err: float
-    added_db: float = 0.0  # SQNR lost in this layer (input SQNR - output SQNR)
+    added_db: float = -MAX_DB  # noise this layer adds, relative to its signal (dB; higher=worse)
     quantizable: bool = False
 
 
@@ -129,6 +129,7 @@ def _layer_stats(graph: Graph, ref: dict, got: dict, quantizable: set[str]) -> l
         if key is None:
             continue
         in_db = min((input_db(i) for i in ins), default=MAX_DB)
+        added = 10 ** (-sq[key] / 10) - 10 ** (-in_db / 10)
         out.append(
             LayerStat(
                 name,
@@ -137,7 +138,7 @@ def _layer_stats(graph: Graph, ref: dict, got: dict, quantizable: set[str]) -> l
                 sq[key],
                 _cos(ref[key], got[key]),
                 float(np.max(np.abs(ref[key].astype(np.float64) - got[key]))),
-                max(0.0, in_db - sq[key]),
+                float(10 * np.log10(max(added, 10 ** (-MAX_DB / 10)))),
                 is_q,
             )
         )
@@ -156,7 +157,7 @@ def _follow_fused(key: str, graph: Graph, consumers: dict, sq: dict) -> str | No
 
 
 def suggest_exclusions(
-    stats: list[LayerStat], limit: int = 5, min_added_db: float = 3.0
+    stats: list[LayerStat], limit: int = 5, min_added_db: float = -20.0
 ) -> list[str]:
     """Quantizable layers that add the most noise: candidates to keep in float."""
     return [s.layer for s in rank_layers(stats) if s.added_db >= min_added_db][:limit]
@@ -194,8 +195,13 @@ def _onnx_tensors(float_path: Path, quant_path: Path, arrays):
         for o in n.output
         if o in q_tensors and o in floats and o not in inits
     ]
+    # a layer is judged on its raw output (input + weight quantization noise: what excluding
+    # that layer removes); where the quantizer fused an activation into it (Conv+Relu), the
+    # raw tensor holds pre-activation values, so the dequantized value is compared instead
     seen = _dequantized_names(qm)
-    q_keys = [seen.get(k, k) for k in keys]
+    f_op = {o: n.op_type for n in fm.graph.node for o in n.output}
+    q_op = {o: n.op_type for n in qm.graph.node for o in n.output}
+    q_keys = [k if f_op.get(k) == q_op.get(k) else seen.get(k, k) for k in keys]
     got = _onnx_run(qm, q_keys, arrays)
     return graph, _onnx_run(fm, keys, arrays), {k: got[q] for k, q in zip(keys, q_keys) if q in got}
 

@@ -9,7 +9,6 @@ the drop fits.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -369,10 +368,10 @@ def _latency(
             f"[edgeopt] WARNING: the quantized model is NOT faster than its float parent "
             f"({sp:.2f}x) on {lat['child_session']['runtime']}."
         )
-        if art.precision == "fp16":
+        if art.params.get("mode") in ("fp16", "weight-only"):
             info(
-                "[edgeopt] fp16 saves size; most CPUs have no fast fp16 arithmetic, so it "
-                "rarely saves time there (use int8 for CPU speed)"
+                f"[edgeopt] {art.params['mode']} computes in float by design: it saves size, "
+                "rarely time on CPUs (use --mode static or dynamic for CPU speed)"
             )
         else:
             info(

@@ -278,7 +278,8 @@ def float_ops(path: Path) -> list[str]:
     for n in m.graph.node:
         if n.op_type not in QUANTIZABLE:
             continue
-        src = producer.get(n.input[0]) if n.input else None
+        # the weight (input 1) tells: an excluded layer may still read a dequantized input
+        src = producer.get(n.input[1]) if len(n.input) > 1 else None
         if src is None or src.op_type != "DequantizeLinear":
             out.append(f"{n.name} ({n.op_type})")
     return out
