@@ -104,7 +104,7 @@ def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: lis
                 per_channel=cfg.per_channel,
                 op_types_to_quantize=op_types,
                 nodes_to_exclude=list(cfg.exclude),
-                extra_options={"MatMulConstBOnly": True},
+                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},
             )
     except Exception as e:
         raise ConversionError(
