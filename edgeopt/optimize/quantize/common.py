@@ -1,0 +1,90 @@
+"""What the quantize algorithm and its per-format backends share: config, results, data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("dynamic", "static", "fp16", "weight-only")
+METHODS = ("minmax", "entropy", "percentile")
+DEFAULT_SAMPLES = 200
+# compute op types per format: "conv-like" and "matmul-like", used to pick defaults
+CONV_OPS = {
+    "Conv",
+    "ConvTranspose",
+    "Convolution",
+    "GroupConvolution",
+    "CONV_2D",
+    "DEPTHWISE_CONV_2D",
+    "TRANSPOSE_CONV",
+    "CONV_3D",
+}
+MATMUL_OPS = {"MatMul", "Gemm", "FULLY_CONNECTED", "BATCH_MATMUL"}
+
+
+@dataclass
+class QuantizeConfig:
+    """One quantize step. Fields double as the parameters recorded in the sidecar."""
+
+    mode: str | None = None  # dynamic | static | fp16 | weight-only; None: chosen from content
+    output: Path | None = None
+    calib: str | None = None  # dataset spec; default: the artifact's dataset (calib split)
+    samples: int = DEFAULT_SAMPLES
+    method: str = "minmax"  # minmax | entropy | percentile (ONNX static)
+    per_channel: bool = True
+    exclude: list[str] = field(default_factory=list)
+    accuracy_budget: float | None = None  # max drop vs the float parent (0.01 = 1 point)
+    int8_io: bool = False  # TFLite full int8: int8 inputs and outputs
+    keep_io_float: bool = True  # fp16: keep float32 inputs/outputs
+    force: bool = False
+    latency_seconds: float = 1.0  # time budget of the quick latency check (0 skips it)
+    max_search_steps: int = 8  # accuracy-aware search: most layers tried in float
+
+    def params(self) -> dict:
+        return {
+            "mode": self.mode,
+            "calib": self.calib,
+            "samples": self.samples,
+            "method": self.method,
+            "per_channel": self.per_channel,
+            "exclude": list(self.exclude),
+            "accuracy_budget": self.accuracy_budget,
+            "int8_io": self.int8_io,
+            "keep_io_float": self.keep_io_float,
+        }
+
+
+@dataclass
+class BackendResult:
+    """What a backend reports besides the file it wrote."""
+
+    route: str
+    notes: list[str] = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class CalibData:
+    """Calibration samples shaped to the model's inputs, with where they came from."""
+
+    arrays: list[np.ndarray]
+    description: dict
+
+    def __len__(self) -> int:
+        return len(self.arrays[0]) if self.arrays else 0
+
+    def samples(self, batch: int = 1) -> list[list[np.ndarray]]:
+        n = len(self)
+        return [[a[i : i + batch] for a in self.arrays] for i in range(0, n, batch)]
+
+
+def classify_content(op_counts: dict[str, int]) -> str:
+    """'conv' when convolutions dominate the compute ops, 'matmul' when MatMul/Gemm do."""
+    conv = sum(v for k, v in op_counts.items() if k in CONV_OPS)
+    mm = sum(v for k, v in op_counts.items() if k in MATMUL_OPS)
+    if conv == 0 and mm == 0:
+        return "other"
+    return "conv" if conv >= mm else "matmul"

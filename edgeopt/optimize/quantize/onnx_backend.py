@@ -1,0 +1,290 @@
+"""ONNX: onnxruntime.quantization (dynamic int8, static QDQ int8) and fp16 with float32 I/O."""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.core.progress import quiet
+from edgeopt.errors import ConversionError, UsageError
+from edgeopt.optimize.export.common import first_line
+from edgeopt.optimize.quantize.common import BackendResult, CalibData, QuantizeConfig
+
+QUANTIZABLE = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+# ops that mean "this layer runs in int8" once a model is quantized
+INT8_OPS = {
+    "QLinearConv",
+    "QLinearMatMul",
+    "ConvInteger",
+    "MatMulInteger",
+    "MatMulIntegerToFloat",
+    "DynamicQuantizeMatMul",
+    "QGemm",
+}
+
+
+def op_counts(path: Path) -> dict[str, int]:
+    import onnx
+
+    return dict(
+        Counter(n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node)
+    )
+
+
+def quantizable_layers(path: Path) -> list[str]:
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    return [n.name for n in m.graph.node if n.op_type in QUANTIZABLE]
+
+
+def quantize(
+    src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, content: str
+) -> BackendResult:
+    _check_exclude(src, cfg.exclude)
+    if cfg.mode == "fp16":
+        return _fp16(src, dst, cfg)
+    pre = dst.with_name(dst.stem + ".pre.onnx")
+    notes: list[str] = []
+    try:
+        with quiet():
+            from onnxruntime.quantization import quant_pre_process
+
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=content == "conv")
+    except Exception as e:  # pre-processing only helps; quantize the file as it is
+        notes.append(f"quant_pre_process skipped: {first_line(e)}")
+        shutil.copyfile(src, pre)
+    try:
+        if cfg.mode == "dynamic":
+            return _dynamic(pre, dst, cfg, content, notes)
+        if cfg.mode == "static":
+            return _static(pre, dst, cfg, calib, notes)
+        if cfg.mode == "weight-only":
+            raise UsageError(
+                "ONNX Runtime has no weight-only int8 for CPU",
+                "use --mode dynamic (int8 weights, activations at run time) or static",
+            )
+        raise UsageError(f"unknown mode {cfg.mode!r}", "use dynamic, static, fp16 or weight-only")
+    finally:
+        pre.unlink(missing_ok=True)
+
+
+def _check_exclude(src: Path, exclude: list[str]) -> None:
+    if not exclude:
+        return
+    import onnx
+
+    names = {n.name for n in onnx.load(str(src), load_external_data=False).graph.node}
+    unknown = [e for e in exclude if e not in names]
+    if unknown:
+        raise UsageError(
+            f"--exclude names no node of {src.name}: {', '.join(unknown)}",
+            "use node names as printed by `optimize diagnose`",
+        )
+
+
+def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: list[str]):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    op_types = ["MatMul", "Gemm"]
+    if content == "conv":
+        notes.append(
+            "dynamic int8 on convolutions (ConvInteger) runs far slower than float on "
+            "CPU: Conv layers were left in float; use --mode static for CNNs"
+        )
+    try:
+        with quiet():
+            quantize_dynamic(
+                str(pre),
+                str(dst),
+                weight_type=QuantType.QInt8,
+                per_channel=cfg.per_channel,
+                op_types_to_quantize=op_types,
+                nodes_to_exclude=list(cfg.exclude),
+                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},
+            )
+    except Exception as e:
+        raise ConversionError(
+            f"ONNX dynamic quantization failed: {first_line(e)}",
+            "check the model runs in ONNX Runtime; try --mode static",
+        ) from e
+    return BackendResult(
+        "onnxruntime.quantization.quantize_dynamic (int8 weights, "
+        "activations quantized at run time)",
+        notes,
+        {"op_types": op_types, "weight_type": "QInt8"},
+    )
+
+
+class _Reader:
+    """CalibrationDataReader over calibration samples, one sample per call."""
+
+    def __init__(self, names: list[str], calib: CalibData):
+        self._it = iter([dict(zip(names, s)) for s in calib.samples(1)])
+
+    def get_next(self):
+        return next(self._it, None)
+
+    def rewind(self):  # not needed by quantize_static; kept for the reader protocol
+        pass
+
+
+def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, notes: list[str]):
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    if calib is None:
+        raise UsageError(
+            "static int8 needs calibration data and this model names no dataset",
+            "pass --calib DATA, e.g. --calib npz:calib.npz",
+        )
+    names = [
+        i.name
+        for i in ort.InferenceSession(str(pre), providers=["CPUExecutionProvider"]).get_inputs()
+    ]
+    method = {
+        "minmax": CalibrationMethod.MinMax,
+        "entropy": CalibrationMethod.Entropy,
+        "percentile": CalibrationMethod.Percentile,
+    }[cfg.method]
+    reader = _Reader(names, calib)
+    try:
+        with quiet():
+            quantize_static(
+                str(pre),
+                str(dst),
+                _as_reader(reader),
+                quant_format=QuantFormat.QDQ,
+                per_channel=cfg.per_channel,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=method,
+                nodes_to_exclude=list(cfg.exclude),
+                op_types_to_quantize=None,
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            )
+    except Exception as e:
+        raise ConversionError(
+            f"ONNX static quantization failed: {first_line(e)}",
+            "check the calibration data matches the model's inputs",
+        ) from e
+    return BackendResult(
+        "onnxruntime.quantization.quantize_static (QDQ, int8 activations and weights)",
+        notes,
+        {
+            "format": "QDQ",
+            "activation_type": "QInt8",
+            "weight_type": "QInt8",
+            "calibrate_method": cfg.method,
+        },
+    )
+
+
+def _as_reader(reader: _Reader):
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return reader.get_next()
+
+    return Reader()
+
+
+def _fp16(src: Path, dst: Path, cfg: QuantizeConfig) -> BackendResult:
+    """Float weights and compute to fp16; Cast nodes keep float32 inputs/outputs by default."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    m = onnx.load(str(src))
+    g = m.graph
+    for init in g.initializer:
+        if init.data_type == TensorProto.FLOAT:
+            init.CopyFrom(
+                numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name)
+            )
+    for node in g.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                if a.name == "value" and a.t.data_type == TensorProto.FLOAT:
+                    a.t.CopyFrom(
+                        numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16))
+                    )
+        for a in node.attribute:  # Cast(to=float) inside the graph must now cast to fp16
+            if node.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+    float_io = cfg.keep_io_float
+    pre, post = [], []
+    for vi in g.input:
+        if vi.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        if float_io:
+            new = vi.name + "_fp16"
+            for node in g.node:
+                node.input[:] = [new if i == vi.name else i for i in node.input]
+            pre.append(
+                helper.make_node(
+                    "Cast", [vi.name], [new], to=TensorProto.FLOAT16, name=vi.name + "_to_fp16"
+                )
+            )
+        else:
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    for vo in g.output:
+        if vo.type.tensor_type.elem_type != TensorProto.FLOAT:
+            continue
+        if float_io:
+            old = vo.name + "_fp16"
+            for node in g.node:
+                node.output[:] = [old if o == vo.name else o for o in node.output]
+                node.input[:] = [old if i == vo.name else i for i in node.input]
+            post.append(
+                helper.make_node(
+                    "Cast", [old], [vo.name], to=TensorProto.FLOAT, name=vo.name + "_to_fp32"
+                )
+            )
+        else:
+            vo.type.tensor_type.elem_type = TensorProto.FLOAT16
+    nodes = [*pre, *g.node, *post]
+    del g.node[:]
+    g.node.extend(nodes)
+    for vi in g.value_info:
+        if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
+            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
+    try:
+        onnx.checker.check_model(m)
+        onnx.save(m, str(dst))
+    except Exception as e:
+        raise ConversionError(
+            f"fp16 conversion produced an invalid model: {first_line(e)}",
+            "try --mode dynamic instead",
+        ) from e
+    return BackendResult(
+        "initializers and constants cast to fp16"
+        + (", Cast nodes keep float32 inputs/outputs" if float_io else ""),
+        [],
+        {"keep_io_float": float_io},
+    )
+
+
+def float_ops(path: Path) -> list[str]:
+    """Compute layers of a quantized ONNX model that still run in float."""
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    producer = {o: n for n in m.graph.node for o in n.output}
+    out = []
+    for n in m.graph.node:
+        if n.op_type not in QUANTIZABLE:
+            continue
+        # the weight (input 1) tells: an excluded layer may still read a dequantized input
+        src = producer.get(n.input[1]) if len(n.input) > 1 else None
+        if src is None or src.op_type != "DequantizeLinear":
+            out.append(f"{n.name} ({n.op_type})")
+    return out
+
+
+def int8_op_count(path: Path) -> int:
+    counts = op_counts(path)
+    return sum(v for k, v in counts.items() if k in INT8_OPS) + counts.get("QuantizeLinear", 0)
