@@ -24,8 +24,11 @@ def default_cache_dir() -> Path:
 
 def cache_key(parent_id: str, step: str, params: dict) -> str:
     """Stable id of a step's output: what went in, what was done, with which tool version."""
-    blob = json.dumps({"parent": parent_id, "step": step, "params": params,
-                       "edgeopt": __version__}, sort_keys=True, default=str)
+    blob = json.dumps(
+        {"parent": parent_id, "step": step, "params": params, "edgeopt": __version__},
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 

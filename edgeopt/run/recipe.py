@@ -68,9 +68,15 @@ class Candidate:
         return "-".join(parts)
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "name": self.name, "format": self.format,
-                "precision": self.precision, "sparsity": self.sparsity,
-                "runtime": self.runtime, "threads": self.threads}
+        return {
+            "target": self.target,
+            "name": self.name,
+            "format": self.format,
+            "precision": self.precision,
+            "sparsity": self.sparsity,
+            "runtime": self.runtime,
+            "threads": self.threads,
+        }
 
 
 @dataclass
@@ -95,8 +101,10 @@ class Recipe:
 def _check_keys(table: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise UsageError(f"unknown key {unknown[0]!r} in {where} of the recipe",
-                         f"valid keys there: {', '.join(sorted(allowed))}")
+        raise UsageError(
+            f"unknown key {unknown[0]!r} in {where} of the recipe",
+            f"valid keys there: {', '.join(sorted(allowed))}",
+        )
 
 
 def _list(value, key: str, where: str) -> list:
@@ -110,7 +118,9 @@ def load_recipe(path: Path | None) -> Recipe:
     """Parse and validate a recipe; None loads the built-in demo recipe."""
     path = Path(path) if path else DEMO_RECIPE
     if not path.exists():
-        raise UsageError(f"recipe not found: {path}", "check the path, or run without one for the demo")
+        raise UsageError(
+            f"recipe not found: {path}", "check the path, or run without one for the demo"
+        )
     text = path.read_text()
     try:
         doc = tomllib.loads(text)
@@ -124,7 +134,9 @@ def load_recipe(path: Path | None) -> Recipe:
             _check_keys(doc[section], allowed, f"[{section}]")
     model = doc.get("model", {}).get("source")
     if not model:
-        raise UsageError(f"recipe {path} names no model", 'add [model] source = "builtin:digits-cnn"')
+        raise UsageError(
+            f"recipe {path} names no model", 'add [model] source = "builtin:digits-cnn"'
+        )
     grids = doc.get("candidates")
     if not isinstance(grids, dict) or not grids:
         raise UsageError("recipe has no [candidates.TARGET] table", "add e.g. [candidates.cpu]")
@@ -133,30 +145,50 @@ def load_recipe(path: Path | None) -> Recipe:
     candidates: dict[str, list[Candidate]] = {}
     for target, grid in grids.items():
         if target not in target_names():
-            raise UsageError(f"unknown target {target!r} in [candidates.{target}]",
-                             f"valid targets: {', '.join(target_names())}")
+            raise UsageError(
+                f"unknown target {target!r} in [candidates.{target}]",
+                f"valid targets: {', '.join(target_names())}",
+            )
         _check_keys(grid, GRID_KEYS, f"[candidates.{target}]")
         if "format" not in grid:
             raise UsageError(f"[candidates.{target}] has no format", 'add format = ["onnx"]')
-        values = {k: _list(grid.get(k, default), k, f"candidates.{target}")
-                  for k, default in (("format", None), ("precision", "fp32"), ("sparsity", 0.0),
-                                     ("runtime", None), ("threads", None))}
+        values = {
+            k: _list(grid.get(k, default), k, f"candidates.{target}")
+            for k, default in (
+                ("format", None),
+                ("precision", "fp32"),
+                ("sparsity", 0.0),
+                ("runtime", None),
+                ("threads", None),
+            )
+        }
         for p in values["precision"]:
             if p not in PRECISIONS:
-                raise UsageError(f"unknown precision {p!r} in [candidates.{target}]",
-                                 f"valid: {', '.join(PRECISIONS)}")
+                raise UsageError(
+                    f"unknown precision {p!r} in [candidates.{target}]",
+                    f"valid: {', '.join(PRECISIONS)}",
+                )
         for s in values["sparsity"]:
             if not isinstance(s, (int, float)) or not 0 <= s < 1:
-                raise UsageError(f"sparsity {s!r} in [candidates.{target}] is outside [0, 1)",
-                                 "use 0 for the dense model, e.g. [0.0, 0.5]")
+                raise UsageError(
+                    f"sparsity {s!r} in [candidates.{target}] is outside [0, 1)",
+                    "use 0 for the dense model, e.g. [0.0, 0.5]",
+                )
         candidates[target] = [
             Candidate(target, f, p, float(s), r, t)
             for f, p, s, r, t in itertools.product(*values.values())
         ]
     out = doc.get("output", {}).get("dir")
     return Recipe(
-        path=path, text=text, name=doc.get("name", path.stem), model=model,
-        inputs=list(doc.get("model", {}).get("inputs", [])), data=doc.get("data", {}),
-        prune=doc.get("prune", {}), bench=doc.get("bench", {}), candidates=candidates,
-        budgets=doc.get("budgets", {}), output_dir=Path(out) if out else None,
+        path=path,
+        text=text,
+        name=doc.get("name", path.stem),
+        model=model,
+        inputs=list(doc.get("model", {}).get("inputs", [])),
+        data=doc.get("data", {}),
+        prune=doc.get("prune", {}),
+        bench=doc.get("bench", {}),
+        candidates=candidates,
+        budgets=doc.get("budgets", {}),
+        output_dir=Path(out) if out else None,
     )
