@@ -38,6 +38,11 @@ WHEEL_PACKAGES = ("numpy", "onnxruntime", "ai-edge-litert")
 # manylinux tags an arm64 Debian 12 (glibc 2.36) accepts; pip wants them listed
 PLATFORMS = ["manylinux2014_aarch64"] + [f"manylinux_2_{v}_aarch64" for v in range(17, 37)]
 RUNNER = Path(__file__).with_name("arm_runner.py")
+# The emulated core. qemu 7.2's default `max` model (SVE2, i8mm, ...) made LiteRT/XNNPACK's
+# int8 kernels return wrong answers for digits-cnn (every sample -> class 4), and the
+# cortex-a53/a72 models stop with SIGILL in the aarch64 wheels; neoverse-n1 (ARMv8.2 with
+# dotprod, as in Graviton2 and many edge SoCs) reproduces the x86 outputs exactly.
+QEMU_CPU = "neoverse-n1"
 
 # qemu-user 7.2 passes the host's x86 /proc/cpuinfo through, and ONNX Runtime's cpuinfo
 # library crashes (SIGSEGV) parsing it as ARM. qemu looks absolute paths up under -L first,
@@ -108,7 +113,7 @@ class ArmEnv:
         if not qemu:
             raise EdgeoptError("qemu-aarch64-static is not installed",
                                "apt-get install -y qemu-user-static")
-        return [qemu, "-L", str(self.sysroot), str(self.python), *args]
+        return [qemu, "-cpu", QEMU_CPU, "-L", str(self.sysroot), str(self.python), *args]
 
     def environ(self) -> dict:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
@@ -241,6 +246,7 @@ def setup_arm(root: Path | None = None, force: bool = False) -> dict:
         report = {
             "root": str(env.root),
             "qemu": find_qemu(),
+            "qemu_cpu": QEMU_CPU,
             "python": pyver,
             "debian_packages": list(DEBIAN_PACKAGES),
             "wheels": wheels,
@@ -264,7 +270,7 @@ def summary(report: dict) -> str:
 
 
 def run_emulated(model: Path, arrays: list[np.ndarray], env: ArmEnv | None = None,
-                 threads: int = 1, repeats: int = 10) -> tuple[list[np.ndarray], dict]:
+                 threads: int = 1, repeats: int = 5) -> tuple[list[np.ndarray], dict]:
     """Run `model` on the inputs under qemu-aarch64; returns outputs and the runner's report."""
     env = env or require_env()
     with tempfile.TemporaryDirectory(prefix="edgeopt-arm-") as tmp:
@@ -285,6 +291,7 @@ def run_emulated(model: Path, arrays: list[np.ndarray], env: ArmEnv | None = Non
     report = json.loads(line.split(" ", 1)[1])
     lat = report["emulated_latency_ms"]
     report["emulated_latency_ms_median"] = round(float(np.median(lat)), 3) if lat else None
+    report["qemu_cpu"] = QEMU_CPU
     report["note"] = "latency measured under qemu emulation: not device latency, never gated"
     return outputs, report
 
@@ -295,7 +302,7 @@ class EmulatedArmSession(Session):
     runtime = "qemu-aarch64"
 
     def __init__(self, path: Path, reference: Session, env: ArmEnv | None = None,
-                 threads: int = 1, repeats: int = 10):
+                 threads: int = 1, repeats: int = 5):
         super().__init__(SessionOptions(threads=threads))
         self.path, self.env, self.repeats = Path(path), env or require_env(), repeats
         self.inputs: list[TensorSpec] = reference.inputs

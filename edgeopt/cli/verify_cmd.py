@@ -1,0 +1,34 @@
+"""`optimize verify [--target arm] ARTIFACT`: run it where its target runs and compare outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edgeopt.cli import main
+
+
+@main.command("verify")
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option("--target", "-t", "target", help="cpu, gpu or arm (default: the artifact's own target).")
+@click.option("--samples", type=int, default=32, show_default=True, help="Samples compared.")
+@click.option("--data", help="Dataset for the inputs (default: the artifact's).")
+@click.option("--tolerance", "atol", type=float, help="Absolute tolerance.")
+@click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write the result as JSON here.")
+def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
+    """Run ARTIFACT on its target (arm: aarch64 under qemu) and compare with the reference run."""
+    from edgeopt.cli.options import parse_positive
+    from edgeopt.core.files import atomic_write_text
+    from edgeopt.targets.verify import describe_result, verify_path
+
+    parse_positive("--samples", samples)
+    result = verify_path(artifact, target, samples, data, atol, rtol)
+    if report:
+        atomic_write_text(report, json.dumps(result, indent=2, default=str) + "\n")
+    click.echo(f"verified {artifact} on {result.get('target') or target or 'its target'}: outputs "
+               f"match within tolerance (atol {result['tolerance']['atol']:g}, "
+               f"rtol {result['tolerance']['rtol']:g}, {result['samples']} samples)")
+    click.echo(describe_result(result))
