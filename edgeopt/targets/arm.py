@@ -15,7 +15,7 @@ import numpy as np
 from edgeopt.core.artifact import Artifact
 from edgeopt.core.files import sha256_file
 from edgeopt.core.progress import info, quiet, step
-from edgeopt.errors import ConversionError
+from edgeopt.errors import ConversionError, ParityError
 from edgeopt.optimize.parity import summary_line
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import (
@@ -46,8 +46,10 @@ def tflite_is_int8(path: Path) -> bool:
     return any(np.dtype(d["dtype"]) == np.int8 for d in interp.get_tensor_details())
 
 
-def tflite_int8(src: Path, dst: Path, calibration: list[np.ndarray]) -> dict:
-    """Full int8 (weights and activations) with ai-edge-quantizer's static_wi8_ai8 recipe.
+def tflite_int8(src: Path, dst: Path, calibration: list[np.ndarray] | None,
+                recipe_name: str = "static_wi8_ai8") -> dict:
+    """int8 with ai-edge-quantizer: full int8 (static_wi8_ai8, calibrated) or int8 weights
+    with float activations (dynamic_wi8_afp32, no calibration).
 
     Swap point: once edgeopt.optimize.quantize lands, `quantize_artifact(path,
     QuantizeConfig(mode="int8", ...))` can replace this.
@@ -63,17 +65,21 @@ def tflite_int8(src: Path, dst: Path, calibration: list[np.ndarray]) -> dict:
             names = sorted(sigs[key]["inputs"])
             shape = interp.get_signature_runner(key).get_input_details()[names[0]]["shape"]
             fixed = int(shape[0]) if len(shape) else 1
-            q = quantizer.Quantizer(str(src), recipe.static_wi8_ai8())
-            n = len(calibration[0])
-            samples = [{nm: a[i : i + fixed] for nm, a in zip(names, calibration)}
-                       for i in range(0, n - fixed + 1, fixed)]
-            result = q.quantize(q.calibrate({key: samples}))
+            q = quantizer.Quantizer(str(src), getattr(recipe, recipe_name)())
+            samples = []
+            if calibration is not None:
+                n = len(calibration[0])
+                samples = [{nm: a[i : i + fixed] for nm, a in zip(names, calibration)}
+                           for i in range(0, n - fixed + 1, fixed)]
+                result = q.quantize(q.calibrate({key: samples}))
+            else:
+                result = q.quantize()
             result.export_model(str(dst), overwrite=True)
     except Exception as e:
         raise ConversionError(f"int8 TFLite quantization of {src.name} failed: "
                               f"{str(e).splitlines()[0][:300]}",
                               "check the .tflite is a float model with a signature") from e
-    return {"tool": "ai-edge-quantizer", "recipe": "static_wi8_ai8",
+    return {"tool": "ai-edge-quantizer", "recipe": recipe_name,
             "calibration_samples": len(samples) * fixed}
 
 
@@ -132,14 +138,24 @@ class ArmTarget(Target):
 
             specs = open_session(art.path).inputs
             calib = calibration_inputs(art, CALIBRATION_SAMPLES, options.data, specs)
-            with step(f"arm: int8 quantization (XNNPACK kernels) -> {final.name}"):
+            with step(f"arm: full int8 quantization (XNNPACK kernels) -> {final.name}"):
                 params = tflite_int8(art.path, staged, calib)
         new = derived(art, staged, "tflite", self.name, params, "int8")
         new.extra = {"threads": options.threads, "litert": {
             "delegate": "XNNPACK (default in LiteRT)", "num_threads": options.threads}}
         if options.verify and params.get("tool"):
-            with step(f"arm: int8 answers against {art.path.name}"):
-                new.parity = agreement(art, staged, options)
+            try:
+                with step(f"arm: int8 answers against {art.path.name}"):
+                    new.parity = agreement(art, staged, options)
+            except ParityError as e:
+                # some models (wide-range tabular inputs) lose too much with int8
+                # activations: keep int8 weights, float activations, and say so
+                info(f"[edgeopt]   full int8 rejected: {e.message}")
+                with step("arm: int8 weights with float activations (dynamic_wi8_afp32)"):
+                    params = tflite_int8(art.path, staged, None, "dynamic_wi8_afp32")
+                    new.params.update(params, full_int8_rejected=e.message)
+                    new.notes.append(f"full int8 rejected ({e.message}); int8 weights only")
+                    new.parity = agreement(art, staged, options)
             info(f"[edgeopt]   agreement: {summary_line(new.parity)}")
         return Output(staged, final, new)
 
