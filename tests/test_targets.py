@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-import pytest
-
 import numpy as np
+import pytest
 
 from edgeopt.core.artifact import Artifact, companion_files, sidecar_path
 from edgeopt.errors import EdgeoptError, UsageError
@@ -43,7 +42,8 @@ def test_cpu_onnx_and_gpu_onnx(model, exported, work):
         level = "ORT_ENABLE_ALL" if art.format == "ort" else "ORT_ENABLE_EXTENDED"
         assert again.extra["onnxruntime"]["graph_optimization_level"] == level
         assert open_target_session(art.path).run(
-            [np.zeros([2, *s.shape[1:]], "float32") for s in art.inputs])
+            [np.zeros([2, *s.shape[1:]], "float32") for s in art.inputs]
+        )
     [gpu] = get_target("gpu").compile(onnx, CompileOptions(samples=16))
     assert gpu.precision == "fp16" and gpu.parity["passed"]
     assert gpu.size_bytes < 0.7 * Artifact.load(onnx).size_bytes  # fp16 weights
@@ -109,7 +109,9 @@ def test_cli_compile_gpu_then_verify_says_no_gpu(exported, work, tmp_path):
 def test_arm_artifacts_run_on_aarch64_under_qemu(exported, tmp_path):
     """End to end: set up (cached), compile digits-cnn for arm, run both files on aarch64."""
     if not shutil.which("qemu-aarch64-static"):
-        pytest.fail("qemu-aarch64-static missing: apt-get install -y qemu-user-static (.ci/run does)")
+        pytest.fail(
+            "qemu-aarch64-static missing: apt-get install -y qemu-user-static (.ci/run does)"
+        )
     setup = run_cli("targets", "setup", "arm", check=True, timeout=900)
     assert "aarch64 environment" in setup.stdout and "disk" in setup.stdout
     onnx = _copy(exported("digits-cnn", "onnx"), tmp_path)
@@ -118,8 +120,16 @@ def test_arm_artifacts_run_on_aarch64_under_qemu(exported, tmp_path):
     run_cli("compile", tfl, "--target", "arm", check=True)
     for name in ("digits-cnn.arm.tflite", "digits-cnn.arm.ort"):
         report = tmp_path / f"{name}.verify.json"
-        out = run_cli("verify", "--target", "arm", tmp_path / name, "--report", report,
-                      check=True, timeout=600)
+        out = run_cli(
+            "verify",
+            "--target",
+            "arm",
+            tmp_path / name,
+            "--report",
+            report,
+            check=True,
+            timeout=600,
+        )
         assert "emulated latency" in out.stdout
         res = json.loads(report.read_text())
         assert res["passed"] and res["emulation"]["machine"] == "aarch64"

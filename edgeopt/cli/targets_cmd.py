@@ -21,9 +21,17 @@ def targets_cmd(ctx: click.Context, as_json: bool) -> None:
     rows = []
     for t in TARGETS.values():
         ok, why = t.availability()
-        rows.append({"name": t.name, "description": t.description, "produces": t.produces,
-                     "precisions": list(t.precisions), "runtimes": list(t.runtimes),
-                     "available": ok, "availability": why})
+        rows.append(
+            {
+                "name": t.name,
+                "description": t.description,
+                "produces": t.produces,
+                "precisions": list(t.precisions),
+                "runtimes": list(t.runtimes),
+                "available": ok,
+                "availability": why,
+            }
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -45,7 +53,9 @@ def setup_cmd(target: str, force: bool) -> None:
 
     get_target(target)
     if target != "arm":
-        raise UsageError(f"target {target} needs no set-up", "only `optimize targets setup arm` exists")
+        raise UsageError(
+            f"target {target} needs no set-up", "only `optimize targets setup arm` exists"
+        )
     from edgeopt.targets.emulation import setup_arm, summary
 
     click.echo(summary(setup_arm(force=force)))

@@ -12,7 +12,9 @@ from edgeopt.cli import main
 
 @main.command("verify")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--target", "-t", "target", help="cpu, gpu or arm (default: the artifact's own target).")
+@click.option(
+    "--target", "-t", "target", help="cpu, gpu or arm (default: the artifact's own target)."
+)
 @click.option("--samples", type=int, default=32, show_default=True, help="Samples compared.")
 @click.option("--data", help="Dataset for the inputs (default: the artifact's).")
 @click.option("--tolerance", "atol", type=float, help="Absolute tolerance.")
@@ -28,7 +30,9 @@ def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
     result = verify_path(artifact, target, samples, data, atol, rtol)
     if report:
         atomic_write_text(report, json.dumps(result, indent=2, default=str) + "\n")
-    click.echo(f"verified {artifact} on {result.get('target') or target or 'its target'}: outputs "
-               f"match within tolerance (atol {result['tolerance']['atol']:g}, "
-               f"rtol {result['tolerance']['rtol']:g}, {result['samples']} samples)")
+    click.echo(
+        f"verified {artifact} on {result.get('target') or target or 'its target'}: outputs "
+        f"match within tolerance (atol {result['tolerance']['atol']:g}, "
+        f"rtol {result['tolerance']['rtol']:g}, {result['samples']} samples)"
+    )
     click.echo(describe_result(result))

@@ -46,8 +46,9 @@ def tflite_is_int8(path: Path) -> bool:
     return any(np.dtype(d["dtype"]) == np.int8 for d in interp.get_tensor_details())
 
 
-def tflite_int8(src: Path, dst: Path, calibration: list[np.ndarray] | None,
-                recipe_name: str = "static_wi8_ai8") -> dict:
+def tflite_int8(
+    src: Path, dst: Path, calibration: list[np.ndarray] | None, recipe_name: str = "static_wi8_ai8"
+) -> dict:
     """int8 with ai-edge-quantizer: full int8 (static_wi8_ai8, calibrated) or int8 weights
     with float activations (dynamic_wi8_afp32, no calibration).
 
@@ -69,18 +70,24 @@ def tflite_int8(src: Path, dst: Path, calibration: list[np.ndarray] | None,
             samples = []
             if calibration is not None:
                 n = len(calibration[0])
-                samples = [{nm: a[i : i + fixed] for nm, a in zip(names, calibration)}
-                           for i in range(0, n - fixed + 1, fixed)]
+                samples = [
+                    {nm: a[i : i + fixed] for nm, a in zip(names, calibration)}
+                    for i in range(0, n - fixed + 1, fixed)
+                ]
                 result = q.quantize(q.calibrate({key: samples}))
             else:
                 result = q.quantize()
             result.export_model(str(dst), overwrite=True)
     except Exception as e:
-        raise ConversionError(f"int8 TFLite quantization of {src.name} failed: "
-                              f"{str(e).splitlines()[0][:300]}",
-                              "check the .tflite is a float model with a signature") from e
-    return {"tool": "ai-edge-quantizer", "recipe": recipe_name,
-            "calibration_samples": len(samples) * fixed}
+        raise ConversionError(
+            f"int8 TFLite quantization of {src.name} failed: {str(e).splitlines()[0][:300]}",
+            "check the .tflite is a float model with a signature",
+        ) from e
+    return {
+        "tool": "ai-edge-quantizer",
+        "recipe": recipe_name,
+        "calibration_samples": len(samples) * fixed,
+    }
 
 
 def required_operators(ort_file: Path, config: Path, final_name: str) -> list[str]:
@@ -141,8 +148,10 @@ class ArmTarget(Target):
             with step(f"arm: full int8 quantization (XNNPACK kernels) -> {final.name}"):
                 params = tflite_int8(art.path, staged, calib)
         new = derived(art, staged, "tflite", self.name, params, "int8")
-        new.extra = {"threads": options.threads, "litert": {
-            "delegate": "XNNPACK (default in LiteRT)", "num_threads": options.threads}}
+        new.extra = {
+            "threads": options.threads,
+            "litert": {"delegate": "XNNPACK (default in LiteRT)", "num_threads": options.threads},
+        }
         if options.verify and params.get("tool"):
             try:
                 with step(f"arm: int8 answers against {art.path.name}"):
@@ -163,17 +172,36 @@ class ArmTarget(Target):
         final = output_path(art, self.name, ".ort", options)
         staged = tmp / final.name
         with step(f"arm: .ort for a minimal ONNX Runtime build -> {final.name}"):
-            ort_optimize(art.path, staged, ARM_ORT_LEVEL, ort_format=True, config=ARM_ORT_CONFIG,
-                         disabled=ARM_ORT_DISABLED)
+            ort_optimize(
+                art.path,
+                staged,
+                ARM_ORT_LEVEL,
+                ort_format=True,
+                config=ARM_ORT_CONFIG,
+                disabled=ARM_ORT_DISABLED,
+            )
         config_final = final.with_name(final.stem + ".required_operators.config")
         config = tmp / config_final.name
         ops = required_operators(staged, config, final.name)
-        new = derived(art, staged, "ort", self.name,
-                      {"graph_optimization_level": ARM_ORT_LEVEL,
-                       "disabled_optimizers": ARM_ORT_DISABLED, **ARM_ORT_CONFIG})
-        new.extra = {"threads": options.threads,
-                     "required_operators": {"file": config_final.name,
-                                            "sha256": sha256_file(config), "ops": ops}}
+        new = derived(
+            art,
+            staged,
+            "ort",
+            self.name,
+            {
+                "graph_optimization_level": ARM_ORT_LEVEL,
+                "disabled_optimizers": ARM_ORT_DISABLED,
+                **ARM_ORT_CONFIG,
+            },
+        )
+        new.extra = {
+            "threads": options.threads,
+            "required_operators": {
+                "file": config_final.name,
+                "sha256": sha256_file(config),
+                "ops": ops,
+            },
+        }
         if options.verify:
             with step(f"arm: parity of {staged.name} (x86 run) against {art.path.name}"):
                 new.parity = parity(art, staged, art.precision, options)

@@ -48,14 +48,18 @@ def load_input(path: Path) -> Artifact:
     """The artifact to compile: its sidecar, or metadata read from a foreign file."""
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"artifact not found: {path}", "check the path (optimize export writes one)")
+        raise UsageError(
+            f"artifact not found: {path}", "check the path (optimize export writes one)"
+        )
     art = Artifact.load(path)
     if art is not None:
         return art
     fmt = format_of(path)
     if fmt is None:
-        raise UsageError(f"unknown model format of {path.name}",
-                         "give an .onnx, .xml (OpenVINO IR) or .tflite file")
+        raise UsageError(
+            f"unknown model format of {path.name}",
+            "give an .onnx, .xml (OpenVINO IR) or .tflite file",
+        )
     art = Artifact(path=path, format=fmt, step="foreign")
     try:
         sess = open_session(path, options=PARITY_OPTIONS)
@@ -115,8 +119,14 @@ def output_path(art: Artifact, target: str, suffix: str, options: CompileOptions
     return Path(folder) / f"{art.path.stem}.{target}{suffix}"
 
 
-def derived(parent: Artifact, staged: Path, fmt: str, target: str, params: dict,
-            precision: str | None = None) -> Artifact:
+def derived(
+    parent: Artifact,
+    staged: Path,
+    fmt: str,
+    target: str,
+    params: dict,
+    precision: str | None = None,
+) -> Artifact:
     """A new artifact's metadata, with its parent's lineage, specs and dataset."""
     return Artifact(
         path=staged,
@@ -125,8 +135,11 @@ def derived(parent: Artifact, staged: Path, fmt: str, target: str, params: dict,
         target=target,
         inputs=list(parent.inputs),
         outputs=list(parent.outputs),
-        parent={"path": str(parent.path.resolve()), "sha256": parent.sha256
-                or sha256_file(parent.path), "step": parent.step},
+        parent={
+            "path": str(parent.path.resolve()),
+            "sha256": parent.sha256 or sha256_file(parent.path),
+            "step": parent.step,
+        },
         step="compile",
         params={"target": target, **params},
         dataset=parent.dataset,
@@ -169,13 +182,21 @@ def sample_inputs(art: Artifact, n: int, data: str | None = None, specs=None) ->
 def calibration_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> list:
     spec = data or art.dataset
     if not spec:
-        raise UsageError(f"int8 calibration needs data and {art.path.name} names no dataset",
-                         "pass --data (e.g. sklearn:digits or npz:calib.npz)")
+        raise UsageError(
+            f"int8 calibration needs data and {art.path.name} names no dataset",
+            "pass --data (e.g. sklearn:digits or npz:calib.npz)",
+        )
     return fit_inputs(load_dataset(spec, "calib", samples=n), specs or art.inputs)
 
 
-def parity(parent: Artifact, staged: Path, precision: str, options: CompileOptions,
-           candidate_options: SessionOptions | None = None, runtime: str | None = None) -> dict:
+def parity(
+    parent: Artifact,
+    staged: Path,
+    precision: str,
+    options: CompileOptions,
+    candidate_options: SessionOptions | None = None,
+    runtime: str | None = None,
+) -> dict:
     """Compare a compiled file with its input on the same samples; raises ParityError."""
     ref = open_session(parent.path, options=PARITY_OPTIONS)
     cand = open_session(staged, runtime, candidate_options or PARITY_OPTIONS)
@@ -185,8 +206,13 @@ def parity(parent: Artifact, staged: Path, precision: str, options: CompileOptio
     return check_parity(ref, cand, inputs, tol, names, described)
 
 
-def agreement(parent: Artifact, staged: Path, options: CompileOptions, min_top1: float = 0.97,
-              min_cosine: float = 0.98) -> dict:
+def agreement(
+    parent: Artifact,
+    staged: Path,
+    options: CompileOptions,
+    min_top1: float = 0.97,
+    min_cosine: float = 0.98,
+) -> dict:
     """int8 against float: a max-difference bound says little, so check answers instead.
 
     Classifier outputs must agree on top-1 for `min_top1` of the samples; others need a
@@ -202,7 +228,11 @@ def agreement(parent: Artifact, staged: Path, options: CompileOptions, min_top1:
     for i, (r, g) in enumerate(zip(ref.run(inputs), cand.run(inputs))):
         name = parent.outputs[i].name if i < len(parent.outputs) else f"output_{i}"
         s = compare_outputs(r, g)
-        ok = "shape_mismatch" not in s and s.get("top1_agreement", 1.0) >= min_top1 and s.get("cosine", 1.0) >= min_cosine
+        ok = (
+            "shape_mismatch" not in s
+            and s.get("top1_agreement", 1.0) >= min_top1
+            and s.get("cosine", 1.0) >= min_cosine
+        )
         s["within_tolerance"] = bool(ok)
         per[name] = s
         if not ok:
@@ -212,9 +242,15 @@ def agreement(parent: Artifact, staged: Path, options: CompileOptions, min_top1:
                 f"{s.get('cosine', float('nan')):.4f} (need {min_cosine})",
                 "calibrate with more representative data (--data), or use the float artifact",
             )
-    return {"samples": len(inputs[0]), "inputs": described, "reference": ref.describe(),
-            "candidate": cand.describe(), "outputs": per, "passed": True,
-            "rule": f"top1 >= {min_top1}, cosine >= {min_cosine}"}
+    return {
+        "samples": len(inputs[0]),
+        "inputs": described,
+        "reference": ref.describe(),
+        "candidate": cand.describe(),
+        "outputs": per,
+        "passed": True,
+        "rule": f"top1 >= {min_top1}, cosine >= {min_cosine}",
+    }
 
 
 def finite(arrays: list[np.ndarray]) -> bool:

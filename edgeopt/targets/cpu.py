@@ -22,8 +22,14 @@ ORT_LEVEL = "ORT_ENABLE_EXTENDED"
 ORT_FORMAT_LEVEL = "ORT_ENABLE_ALL"
 
 
-def ort_optimize(src: Path, dst: Path, level: str = ORT_LEVEL, ort_format: bool = False,
-                 config: dict | None = None, disabled: list[str] | None = None) -> None:
+def ort_optimize(
+    src: Path,
+    dst: Path,
+    level: str = ORT_LEVEL,
+    ort_format: bool = False,
+    config: dict | None = None,
+    disabled: list[str] | None = None,
+) -> None:
     """Save ONNX Runtime's offline graph optimizations of `src` as ONNX or .ort."""
     import onnxruntime as ort
 
@@ -37,11 +43,14 @@ def ort_optimize(src: Path, dst: Path, level: str = ORT_LEVEL, ort_format: bool 
         so.add_session_config_entry(k, v)
     try:
         with quiet():
-            ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"],
-                                 disabled_optimizers=disabled or [])
+            ort.InferenceSession(
+                str(src), so, providers=["CPUExecutionProvider"], disabled_optimizers=disabled or []
+            )
     except Exception as e:
-        raise ConversionError(f"ONNX Runtime could not optimize {src.name}: "
-                              f"{str(e).splitlines()[0][:300]}", "check the model loads") from e
+        raise ConversionError(
+            f"ONNX Runtime could not optimize {src.name}: {str(e).splitlines()[0][:300]}",
+            "check the model loads",
+        ) from e
     if not dst.exists():
         raise ConversionError(f"ONNX Runtime wrote no {dst.suffix} file", "check disk space")
 
@@ -62,8 +71,10 @@ def ov_precision(requested: str | None) -> str:
     if req not in ("f32", "bf16", "auto"):
         raise UsageError(f"unknown cpu precision {requested!r}", "use f32, bf16 or auto")
     if req == "bf16" and not has_bf16:
-        raise UsageError("this CPU has no bf16 support (OpenVINO OPTIMIZATION_CAPABILITIES)",
-                         "use --precision f32 or auto")
+        raise UsageError(
+            "this CPU has no bf16 support (OpenVINO OPTIMIZATION_CAPABILITIES)",
+            "use --precision f32 or auto",
+        )
     if req == "auto":
         return "bf16" if has_bf16 else "f32"
     return req
@@ -90,9 +101,11 @@ class CpuTarget(Target):
     def session_options(self, art: Artifact) -> tuple[str | None, SessionOptions]:
         ov = art.extra.get("openvino")
         if ov:
-            return "openvino", SessionOptions(threads=art.extra.get("threads"),
-                                              precision=ov.get("INFERENCE_PRECISION_HINT"),
-                                              hint=ov.get("PERFORMANCE_HINT"))
+            return "openvino", SessionOptions(
+                threads=art.extra.get("threads"),
+                precision=ov.get("INFERENCE_PRECISION_HINT"),
+                hint=ov.get("PERFORMANCE_HINT"),
+            )
         return "onnxruntime", SessionOptions(threads=art.extra.get("threads"))
 
     def _compile(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
@@ -108,14 +121,26 @@ class CpuTarget(Target):
             staged = tmp / final.name
             with step(f"cpu: ONNX Runtime offline optimization ({level}) -> {final.name}"):
                 ort_optimize(art.path, staged, level, ort_format=as_ort)
-            new = derived(art, staged, "ort" if as_ort else "onnx", self.name,
-                          {"graph_optimization_level": level, "threads": options.threads})
-            new.extra = {"threads": options.threads, "onnxruntime": {
-                "graph_optimization_level": level, "providers": ["CPUExecutionProvider"],
-                "intra_op_num_threads": options.threads}}
+            new = derived(
+                art,
+                staged,
+                "ort" if as_ort else "onnx",
+                self.name,
+                {"graph_optimization_level": level, "threads": options.threads},
+            )
+            new.extra = {
+                "threads": options.threads,
+                "onnxruntime": {
+                    "graph_optimization_level": level,
+                    "providers": ["CPUExecutionProvider"],
+                    "intra_op_num_threads": options.threads,
+                },
+            }
             if as_ort:
-                new.notes.append("saved at ORT_ENABLE_ALL: may hold NCHWc layout ops for this "
-                                 "CPU's vector width; compile again on the deployment CPU family")
+                new.notes.append(
+                    "saved at ORT_ENABLE_ALL: may hold NCHWc layout ops for this "
+                    "CPU's vector width; compile again on the deployment CPU family"
+                )
             self._verify(art, staged, new, options)
             outs.append(Output(staged, final, new))
         return outs
@@ -127,8 +152,11 @@ class CpuTarget(Target):
         hint = options.hint.lower()
         if hint not in ("latency", "throughput"):
             raise UsageError(f"unknown --hint {options.hint!r}", "use latency or throughput")
-        label = self.name + ("-throughput" if hint == "throughput" else "") + (
-            "-bf16" if prec == "bf16" else "")
+        label = (
+            self.name
+            + ("-throughput" if hint == "throughput" else "")
+            + ("-bf16" if prec == "bf16" else "")
+        )
         final = output_path(art, label, ".blob", options)
         staged = tmp / final.name
         config = {"PERFORMANCE_HINT": hint.upper(), "INFERENCE_PRECISION_HINT": prec}
@@ -140,17 +168,32 @@ class CpuTarget(Target):
                     compiled = ov.Core().compile_model(str(art.path), "CPU", config)
                     blob = compiled.export_model()
             except Exception as e:
-                raise ConversionError(f"OpenVINO could not compile {art.path.name}: "
-                                      f"{str(e).splitlines()[0][:300]}", "check the IR loads") from e
+                raise ConversionError(
+                    f"OpenVINO could not compile {art.path.name}: {str(e).splitlines()[0][:300]}",
+                    "check the IR loads",
+                ) from e
             staged.write_bytes(blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob))
-        new = derived(art, staged, "openvino-blob", self.name,
-                      {"hint": hint, "precision": prec, "threads": options.threads},
-                      precision="bf16" if prec == "bf16" else art.precision)
-        new.extra = {"threads": options.threads, "openvino": {
-            "device": "CPU", **config, "openvino_version": ov.__version__,
-            "cpu_capabilities": cpu_capabilities()}}
-        new.notes.append("an OpenVINO CPU blob is tied to this OpenVINO version and CPU family; "
-                         "import it with the recorded PERFORMANCE_HINT/INFERENCE_PRECISION_HINT")
+        new = derived(
+            art,
+            staged,
+            "openvino-blob",
+            self.name,
+            {"hint": hint, "precision": prec, "threads": options.threads},
+            precision="bf16" if prec == "bf16" else art.precision,
+        )
+        new.extra = {
+            "threads": options.threads,
+            "openvino": {
+                "device": "CPU",
+                **config,
+                "openvino_version": ov.__version__,
+                "cpu_capabilities": cpu_capabilities(),
+            },
+        }
+        new.notes.append(
+            "an OpenVINO CPU blob is tied to this OpenVINO version and CPU family; "
+            "import it with the recorded PERFORMANCE_HINT/INFERENCE_PRECISION_HINT"
+        )
         self._verify(art, staged, new, options)
         return [Output(staged, final, new)]
 

@@ -111,14 +111,20 @@ class ArmEnv:
     def command(self, *args: str) -> list[str]:
         qemu = find_qemu()
         if not qemu:
-            raise EdgeoptError("qemu-aarch64-static is not installed",
-                               "apt-get install -y qemu-user-static")
+            raise EdgeoptError(
+                "qemu-aarch64-static is not installed", "apt-get install -y qemu-user-static"
+            )
         return [qemu, "-cpu", QEMU_CPU, "-L", str(self.sysroot), str(self.python), *args]
 
     def environ(self) -> dict:
         keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
-        return {**keep, "PYTHONPATH": str(self.site), "PYTHONNOUSERSITE": "1",
-                "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+        return {
+            **keep,
+            "PYTHONPATH": str(self.site),
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+        }
 
 
 def arm_env(root: Path | None = None) -> ArmEnv:
@@ -128,10 +134,14 @@ def arm_env(root: Path | None = None) -> ArmEnv:
 def require_env(root: Path | None = None) -> ArmEnv:
     env = arm_env(root)
     if not env.ready():
-        raise UsageError(f"the aarch64 emulation environment is not prepared ({env.root})",
-                         "run `optimize targets setup arm` once first")
+        raise UsageError(
+            f"the aarch64 emulation environment is not prepared ({env.root})",
+            "run `optimize targets setup arm` once first",
+        )
     if not find_qemu():
-        raise UsageError("qemu-aarch64-static is not installed", "apt-get install -y qemu-user-static")
+        raise UsageError(
+            "qemu-aarch64-static is not installed", "apt-get install -y qemu-user-static"
+        )
     return env
 
 
@@ -139,8 +149,10 @@ def _run(cmd: list[str], what: str, env: dict | None = None, timeout: int = 900)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-        raise EdgeoptError(f"{what} failed (exit {proc.returncode}): {tail}",
-                           "check network access to the package registries, then rerun")
+        raise EdgeoptError(
+            f"{what} failed (exit {proc.returncode}): {tail}",
+            "check network access to the package registries, then rerun",
+        )
     return proc.stdout
 
 
@@ -158,8 +170,10 @@ def disk_usage(path: Path) -> int:
 def _debian_sysroot(work: Path, sysroot: Path) -> int:
     """Fetch arm64 .debs with a private apt state and unpack them; returns bytes downloaded."""
     if not shutil.which("apt-get") or not shutil.which("dpkg"):
-        raise EdgeoptError("apt-get and dpkg are needed to fetch Debian's arm64 Python",
-                           "run the set-up on a Debian-based machine")
+        raise EdgeoptError(
+            "apt-get and dpkg are needed to fetch Debian's arm64 Python",
+            "run the set-up on a Debian-based machine",
+        )
     apt = work / "apt"
     for d in ("lists/partial", "cache/archives/partial", "etc/preferences.d", "etc/apt.conf.d"):
         (apt / d).mkdir(parents=True, exist_ok=True)
@@ -179,8 +193,11 @@ APT::Sandbox::User "root";
 """)
     env = {**os.environ, "APT_CONFIG": str(conf), "DEBIAN_FRONTEND": "noninteractive"}
     _run(["apt-get", "update", "-q"], "apt-get update (arm64 lists)", env)
-    _run(["apt-get", "install", "-y", "-q", "--download-only", *DEBIAN_PACKAGES],
-         "apt-get download of arm64 packages", env)
+    _run(
+        ["apt-get", "install", "-y", "-q", "--download-only", *DEBIAN_PACKAGES],
+        "apt-get download of arm64 packages",
+        env,
+    )
     debs = sorted((apt / "cache" / "archives").glob("*.deb"))
     if not debs:
         raise EdgeoptError("apt-get fetched no arm64 packages", "check /etc/apt/sources.list*")
@@ -202,9 +219,25 @@ def _wheels(work: Path, site: Path) -> tuple[int, list[str]]:
     """pip download aarch64 wheels (binary only) and unzip them into one site folder."""
     dest = work / "wheels"
     plats = [a for p in PLATFORMS for a in ("--platform", p)]
-    _run([sys.executable, "-m", "pip", "download", "-q", "--dest", str(dest), *plats,
-          "--only-binary=:all:", "--python-version", WHEEL_PYTHON, "--implementation", "cp",
-          *wheel_pins()], "pip download of aarch64 wheels")
+    _run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--dest",
+            str(dest),
+            *plats,
+            "--only-binary=:all:",
+            "--python-version",
+            WHEEL_PYTHON,
+            "--implementation",
+            "cp",
+            *wheel_pins(),
+        ],
+        "pip download of aarch64 wheels",
+    )
     wheels = sorted(dest.glob("*.whl"))
     site.mkdir(parents=True, exist_ok=True)
     for w in wheels:
@@ -221,8 +254,10 @@ def setup_arm(root: Path | None = None, force: bool = False) -> dict:
         d["reused"] = True
         return d
     if not find_qemu():
-        raise UsageError("qemu-aarch64-static is not installed",
-                         "apt-get update && apt-get install -y qemu-user-static")
+        raise UsageError(
+            "qemu-aarch64-static is not installed",
+            "apt-get update && apt-get install -y qemu-user-static",
+        )
     t0 = time.perf_counter()
     env.root.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{env.root.name}.", suffix=".tmp", dir=env.root.parent))
@@ -233,10 +268,17 @@ def setup_arm(root: Path | None = None, force: bool = False) -> dict:
         info(f"[edgeopt] fetching aarch64 wheels: {', '.join(wheel_pins())} ...")
         whl_bytes, wheels = _wheels(work, staged.site)
         info("[edgeopt] smoke test under qemu-aarch64 ...")
-        out = _run(staged.command("-c", "import platform, numpy, onnxruntime, "
-                                  "ai_edge_litert.interpreter; print(platform.machine(), "
-                                  "platform.python_version())"),
-                   "the aarch64 smoke test", staged.environ(), timeout=300)
+        out = _run(
+            staged.command(
+                "-c",
+                "import platform, numpy, onnxruntime, "
+                "ai_edge_litert.interpreter; print(platform.machine(), "
+                "platform.python_version())",
+            ),
+            "the aarch64 smoke test",
+            staged.environ(),
+            timeout=300,
+        )
         machine, pyver = out.split()[:2]
         if machine != "aarch64":
             raise EdgeoptError(f"emulated Python reports {machine}, not aarch64", "check qemu")
@@ -264,27 +306,47 @@ def setup_arm(root: Path | None = None, force: bool = False) -> dict:
 
 def summary(report: dict) -> str:
     how = "already prepared" if report.get("reused") else "prepared"
-    return (f"aarch64 environment {how} at {report['root']}: Python {report['python']}, "
-            f"set-up {report['setup_seconds']}s, disk {human_bytes(report['disk_bytes'])} "
-            f"(downloaded {human_bytes(report['downloaded_bytes'])})")
+    return (
+        f"aarch64 environment {how} at {report['root']}: Python {report['python']}, "
+        f"set-up {report['setup_seconds']}s, disk {human_bytes(report['disk_bytes'])} "
+        f"(downloaded {human_bytes(report['downloaded_bytes'])})"
+    )
 
 
-def run_emulated(model: Path, arrays: list[np.ndarray], env: ArmEnv | None = None,
-                 threads: int = 1, repeats: int = 5) -> tuple[list[np.ndarray], dict]:
+def run_emulated(
+    model: Path,
+    arrays: list[np.ndarray],
+    env: ArmEnv | None = None,
+    threads: int = 1,
+    repeats: int = 5,
+) -> tuple[list[np.ndarray], dict]:
     """Run `model` on the inputs under qemu-aarch64; returns outputs and the runner's report."""
     env = env or require_env()
     with tempfile.TemporaryDirectory(prefix="edgeopt-arm-") as tmp:
         src, dst = Path(tmp) / "in.npz", Path(tmp) / "out.npz"
         np.savez(src, **{f"input_{i}": a for i, a in enumerate(arrays)})
         proc = subprocess.run(
-            env.command(str(RUNNER), str(Path(model).resolve()), str(src), str(dst),
-                        "--threads", str(threads), "--repeats", str(repeats)),
-            capture_output=True, text=True, env=env.environ(), timeout=1800)
+            env.command(
+                str(RUNNER),
+                str(Path(model).resolve()),
+                str(src),
+                str(dst),
+                "--threads",
+                str(threads),
+                "--repeats",
+                str(repeats),
+            ),
+            capture_output=True,
+            text=True,
+            env=env.environ(),
+            timeout=1800,
+        )
         if proc.returncode != 0 or not dst.exists():
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-4:])
-            raise EdgeoptError(f"the aarch64 run of {Path(model).name} failed "
-                               f"(exit {proc.returncode}): {tail}",
-                               "rerun `optimize targets setup arm --force` if the cache is damaged")
+            raise EdgeoptError(
+                f"the aarch64 run of {Path(model).name} failed (exit {proc.returncode}): {tail}",
+                "rerun `optimize targets setup arm --force` if the cache is damaged",
+            )
         with np.load(dst) as d:
             outputs = [d[f"output_{i}"] for i in range(len(d.files))]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("EDGEOPT-ARM-REPORT "))
@@ -301,8 +363,14 @@ class EmulatedArmSession(Session):
 
     runtime = "qemu-aarch64"
 
-    def __init__(self, path: Path, reference: Session, env: ArmEnv | None = None,
-                 threads: int = 1, repeats: int = 5):
+    def __init__(
+        self,
+        path: Path,
+        reference: Session,
+        env: ArmEnv | None = None,
+        threads: int = 1,
+        repeats: int = 5,
+    ):
         super().__init__(SessionOptions(threads=threads))
         self.path, self.env, self.repeats = Path(path), env or require_env(), repeats
         self.inputs: list[TensorSpec] = reference.inputs
@@ -310,8 +378,9 @@ class EmulatedArmSession(Session):
         self.report: dict = {}
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        outputs, self.report = run_emulated(self.path, arrays, self.env, self.options.threads or 1,
-                                            self.repeats)
+        outputs, self.report = run_emulated(
+            self.path, arrays, self.env, self.options.threads or 1, self.repeats
+        )
         return outputs
 
     @property
@@ -320,7 +389,11 @@ class EmulatedArmSession(Session):
 
     def describe(self) -> dict:
         d = super().describe()
-        d.update({"device": "aarch64 (qemu-user emulation)",
-                  "runtime": f"{self.report.get('runtime', '?')} on aarch64",
-                  "python": self.report.get("python")})
+        d.update(
+            {
+                "device": "aarch64 (qemu-user emulation)",
+                "runtime": f"{self.report.get('runtime', '?')} on aarch64",
+                "python": self.report.get("python"),
+            }
+        )
         return d

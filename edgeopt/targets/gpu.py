@@ -32,8 +32,10 @@ def onnx_to_fp16(src: Path, dst: Path, keep_io_float32: bool = True) -> None:
             m16 = convert_float_to_float16(model, keep_io_types=keep_io_float32)
             onnx.save(m16, str(dst))
     except Exception as e:
-        raise ConversionError(f"fp16 conversion of {src.name} failed: "
-                              f"{str(e).splitlines()[0][:300]}", "export the model in fp32 first") from e
+        raise ConversionError(
+            f"fp16 conversion of {src.name} failed: {str(e).splitlines()[0][:300]}",
+            "export the model in fp32 first",
+        ) from e
 
 
 def gpu_present() -> tuple[bool, str]:
@@ -63,14 +65,24 @@ def gpu_present() -> tuple[bool, str]:
 def ort_gpu_config(final: Path, fp16: bool = True) -> dict:
     """Provider list with options, as a caller on a GPU machine passes it to InferenceSession."""
     cache = str(final.with_name(final.stem + ".trt-cache"))
-    return {"providers": [
-        ["TensorrtExecutionProvider", {
-            "device_id": 0, "trt_fp16_enable": fp16, "trt_engine_cache_enable": True,
-            "trt_engine_cache_path": cache, "trt_timing_cache_enable": True,
-            "trt_timing_cache_path": cache}],
-        ["CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}],
-        "CPUExecutionProvider"],
-        "note": "TensorRT builds its engine on first run and caches it at trt_engine_cache_path"}
+    return {
+        "providers": [
+            [
+                "TensorrtExecutionProvider",
+                {
+                    "device_id": 0,
+                    "trt_fp16_enable": fp16,
+                    "trt_engine_cache_enable": True,
+                    "trt_engine_cache_path": cache,
+                    "trt_timing_cache_enable": True,
+                    "trt_timing_cache_path": cache,
+                },
+            ],
+            ["CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}],
+            "CPUExecutionProvider",
+        ],
+        "note": "TensorRT builds its engine on first run and caches it at trt_engine_cache_path",
+    }
 
 
 class GpuTarget(Target):
@@ -92,15 +104,23 @@ class GpuTarget(Target):
 
     def _compile(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
         if art.precision not in ("fp32", "fp16"):
-            raise UsageError(f"target gpu takes fp32 artifacts, {art.path.name} is {art.precision}",
-                             "compile the fp32 export for gpu")
+            raise UsageError(
+                f"target gpu takes fp32 artifacts, {art.path.name} is {art.precision}",
+                "compile the fp32 export for gpu",
+            )
         if art.format == "onnx":
             final = output_path(art, self.name, ".onnx", options)
             staged = tmp / final.name
             with step(f"gpu: fp16 conversion -> {final.name}"):
                 onnx_to_fp16(art.path, staged, keep_io_float32=not options.io_fp16)
-            new = derived(art, staged, "onnx", self.name,
-                          {"fp16": True, "io": "fp16" if options.io_fp16 else "float32"}, "fp16")
+            new = derived(
+                art,
+                staged,
+                "onnx",
+                self.name,
+                {"fp16": True, "io": "fp16" if options.io_fp16 else "float32"},
+                "fp16",
+            )
             new.extra = {"onnxruntime": ort_gpu_config(final)}
         else:
             import openvino as ov
@@ -108,13 +128,18 @@ class GpuTarget(Target):
             final = output_path(art, self.name, ".xml", options)
             staged = tmp / final.name
             with step(f"gpu: OpenVINO IR with fp16 weights -> {final.name}"), quiet():
-                ov.save_model(ov.Core().read_model(str(art.path)), str(staged),
-                              compress_to_fp16=True)
+                ov.save_model(
+                    ov.Core().read_model(str(art.path)), str(staged), compress_to_fp16=True
+                )
             new = derived(art, staged, "openvino", self.name, {"fp16": True}, "fp16")
-            new.extra = {"openvino": {
-                "device": "GPU", "INFERENCE_PRECISION_HINT": "f16",
-                "PERFORMANCE_HINT": options.hint.upper(),
-                "CACHE_DIR": str(final.with_name(final.stem + ".ov-cache"))}}
+            new.extra = {
+                "openvino": {
+                    "device": "GPU",
+                    "INFERENCE_PRECISION_HINT": "f16",
+                    "PERFORMANCE_HINT": options.hint.upper(),
+                    "CACHE_DIR": str(final.with_name(final.stem + ".ov-cache")),
+                }
+            }
         if options.verify and not options.io_fp16:
             # the GPU is absent here; the fp16 file is checked on the CPU (same graph, fp16 math)
             with step(f"gpu: parity of {staged.name} on the CPU against {art.path.name}"):

@@ -20,8 +20,9 @@ def get_target(name: str) -> Target:
     try:
         return TARGETS[name]
     except KeyError:
-        raise UsageError(f"unknown target {name!r}",
-                         f"valid targets: {', '.join(TARGETS)}") from None
+        raise UsageError(
+            f"unknown target {name!r}", f"valid targets: {', '.join(TARGETS)}"
+        ) from None
 
 
 def target_of(path: Path) -> Target | None:
