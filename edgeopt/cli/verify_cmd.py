@@ -1,4 +1,4 @@
-"""`optimize verify BUNDLE`: check a device bundle's hashes and re-run its samples."""
+"""`optimize verify`: a bundle (hashes + sample run) or an artifact on its target (arm: under qemu)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,44 @@ import click
 
 from edgeopt.cli import main
 
+BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
+
 
 @main.command("verify")
-@click.argument("path", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def verify_cmd(path: Path, as_json: bool) -> None:
-    """Verify a bundle made by `optimize package`: hashes, load, sample outputs."""
-    from edgeopt.package import verify_bundle
+@click.argument("artifact", type=click.Path(path_type=Path))
+@click.option(
+    "--target", "-t", "target", help="cpu, gpu or arm (default: the artifact's own target)."
+)
+@click.option("--samples", type=int, default=32, show_default=True, help="Samples compared.")
+@click.option("--data", help="Dataset for the inputs (default: the artifact's).")
+@click.option("--tolerance", "atol", type=float, help="Absolute tolerance.")
+@click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
+@click.option("--report", type=click.Path(path_type=Path), help="Write the result as JSON here.")
+def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
+    """Verify a bundle from `optimize package` (every hash, then its samples on its runtime),
+    or run ARTIFACT on its target (arm: aarch64 under qemu) and compare with the reference run."""
+    from edgeopt.cli.options import parse_positive
+    from edgeopt.core.files import atomic_write_text
+    from edgeopt.targets.verify import describe_result, verify_path
 
-    result = verify_bundle(path)
-    if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
-        return
-    for name, s in result["outputs"].items():
-        click.echo(f"{name}: max abs diff {s['max_abs']:.3g}, cosine {s['cosine']:.6f}")
-    click.echo(
-        f"verified {path}: {result['files']} files intact, outputs match on "
-        f"{result['runtime']['runtime']} {result['runtime']['version']}"
-    )
+    parse_positive("--samples", samples)
+    if artifact.name.endswith(BUNDLE_SUFFIXES):
+        from edgeopt.package import verify_bundle
+
+        result = verify_bundle(artifact)
+    else:
+        result = verify_path(artifact, target, samples, data, atol, rtol)
+    if report:
+        atomic_write_text(report, json.dumps(result, indent=2, default=str) + "\n")
+    if "files" in result:
+        click.echo(
+            f"verified bundle {artifact}: {result['files']} files intact, sample outputs match "
+            f"on {result['runtime']['runtime']} {result['runtime']['version']}"
+        )
+    else:
+        click.echo(
+            f"verified {artifact} on {result.get('target') or target or 'its target'}: outputs "
+            f"match within tolerance (atol {result['tolerance']['atol']:g}, "
+            f"rtol {result['tolerance']['rtol']:g}, {result['samples']} samples)"
+        )
+    click.echo(describe_result(result))

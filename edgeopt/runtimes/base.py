@@ -18,6 +18,7 @@ class SessionOptions:
     precision: str | None = None  # runtime precision hint, e.g. OpenVINO "f32" or "bf16"
     provider: str | None = None  # ONNX Runtime execution provider override
     cache_dir: str | None = None
+    hint: str | None = None  # OpenVINO PERFORMANCE_HINT (latency | throughput); default latency
 
 
 class Session(ABC):

@@ -36,7 +36,7 @@ class OpenVINOSession(Session):
                 f"OpenVINO device {device} is not present (available: {', '.join(core.available_devices)})",
                 "run on a machine with that device, or choose --device cpu",
             )
-        config: dict = {"PERFORMANCE_HINT": "LATENCY"}
+        config: dict = {"PERFORMANCE_HINT": (self.options.hint or "latency").upper()}
         if self.options.precision:
             config["INFERENCE_PRECISION_HINT"] = self.options.precision
         if self.options.threads:

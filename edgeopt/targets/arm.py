@@ -1,0 +1,209 @@
+"""aarch64 (ARM): int8 TFLite for XNNPACK, ONNX in .ort form with its minimal-build op list.
+
+Verified for real on aarch64 under qemu-user emulation (see emulation.py and
+`optimize verify --target arm`).
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.core.artifact import Artifact
+from edgeopt.core.files import sha256_file
+from edgeopt.core.progress import info, quiet, step
+from edgeopt.errors import ConversionError, ParityError
+from edgeopt.optimize.parity import summary_line
+from edgeopt.runtimes.base import SessionOptions
+from edgeopt.targets.base import (
+    CompileOptions,
+    Output,
+    Target,
+    agreement,
+    calibration_inputs,
+    derived,
+    output_path,
+    parity,
+)
+from edgeopt.targets.cpu import ort_optimize
+
+CALIBRATION_SAMPLES = 256
+# what onnxruntime.tools.convert_onnx_models_to_ort does for --target_platform arm
+ARM_ORT_LEVEL = "ORT_ENABLE_ALL"
+ARM_ORT_DISABLED = ["NchwcTransformer"]  # x86-only layout; the rest of ALL is portable
+ARM_ORT_CONFIG = {"session.qdqisint8allowed": "1"}
+
+
+def tflite_is_int8(path: Path) -> bool:
+    """True when the model computes in int8 (quantized tensors beyond its I/O)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    with quiet():
+        interp = Interpreter(model_path=str(path))
+    return any(np.dtype(d["dtype"]) == np.int8 for d in interp.get_tensor_details())
+
+
+def tflite_int8(
+    src: Path, dst: Path, calibration: list[np.ndarray] | None, recipe_name: str = "static_wi8_ai8"
+) -> dict:
+    """int8 with ai-edge-quantizer: full int8 (static_wi8_ai8, calibrated) or int8 weights
+    with float activations (dynamic_wi8_afp32, no calibration).
+
+    Swap point: once edgeopt.optimize.quantize lands, `quantize_artifact(path,
+    QuantizeConfig(mode="int8", ...))` can replace this.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import quantizer, recipe
+
+    try:
+        with quiet():
+            interp = Interpreter(model_path=str(src))
+            sigs = interp.get_signature_list()
+            key = next(iter(sigs))
+            names = sorted(sigs[key]["inputs"])
+            shape = interp.get_signature_runner(key).get_input_details()[names[0]]["shape"]
+            fixed = int(shape[0]) if len(shape) else 1
+            q = quantizer.Quantizer(str(src), getattr(recipe, recipe_name)())
+            samples = []
+            if calibration is not None:
+                n = len(calibration[0])
+                samples = [
+                    {nm: a[i : i + fixed] for nm, a in zip(names, calibration)}
+                    for i in range(0, n - fixed + 1, fixed)
+                ]
+                result = q.quantize(q.calibrate({key: samples}))
+            else:
+                result = q.quantize()
+            result.export_model(str(dst), overwrite=True)
+    except Exception as e:
+        raise ConversionError(
+            f"int8 TFLite quantization of {src.name} failed: {str(e).splitlines()[0][:300]}",
+            "check the .tflite is a float model with a signature",
+        ) from e
+    return {
+        "tool": "ai-edge-quantizer",
+        "recipe": recipe_name,
+        "calibration_samples": len(samples) * fixed,
+    }
+
+
+def required_operators(ort_file: Path, config: Path, final_name: str) -> list[str]:
+    """The op list a minimal (mobile) ONNX Runtime build needs for this .ort file."""
+    from onnxruntime.tools.ort_format_model import create_config_from_models
+
+    with quiet():
+        create_config_from_models([ort_file], config, False)
+    text = config.read_text().replace(str(ort_file), final_name)
+    config.write_text(text)
+    return [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
+
+
+class ArmTarget(Target):
+    name = "arm"
+    description = "aarch64 CPU (LiteRT/XNNPACK int8, minimal ONNX Runtime)"
+    produces = {
+        "tflite": "int8 TFLite for LiteRT's XNNPACK kernels",
+        "onnx": ".ort + required_operators.config for a minimal mobile ONNX Runtime build",
+    }
+    precisions = ("int8", "fp32")
+    runtimes = ("litert", "onnxruntime (minimal build)")
+
+    def availability(self) -> tuple[bool, str]:
+        machine = platform.machine().lower()
+        if machine in ("aarch64", "arm64"):
+            return True, f"native {machine}"
+        from edgeopt.targets.emulation import arm_env, find_qemu
+
+        env = arm_env()
+        if not find_qemu():
+            return False, "no qemu-aarch64-static (apt-get install -y qemu-user-static)"
+        if not env.ready():
+            return False, "emulation not prepared: run `optimize targets setup arm`"
+        return True, f"under qemu emulation ({env.root}); latency there is emulated"
+
+    def session_options(self, art: Artifact) -> tuple[str | None, SessionOptions]:
+        # on the host (x86) the same file runs for reference; on aarch64 it runs natively
+        return None, SessionOptions(threads=art.extra.get("threads"))
+
+    def _compile(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
+        if art.format == "tflite":
+            return [self._tflite(art, options, tmp)]
+        return [self._ort(art, options, tmp)]
+
+    def _tflite(self, art: Artifact, options: CompileOptions, tmp: Path) -> Output:
+        final = output_path(art, self.name, ".tflite", options)
+        staged = tmp / final.name
+        if tflite_is_int8(art.path):
+            with step(f"arm: {art.path.name} is already int8 -> {final.name}"):
+                shutil.copyfile(art.path, staged)
+            params = {"quantized_by": "input (already int8)"}
+        else:
+            from edgeopt.runtimes import open_session
+
+            specs = open_session(art.path).inputs
+            calib = calibration_inputs(art, CALIBRATION_SAMPLES, options.data, specs)
+            with step(f"arm: full int8 quantization (XNNPACK kernels) -> {final.name}"):
+                params = tflite_int8(art.path, staged, calib)
+        new = derived(art, staged, "tflite", self.name, params, "int8")
+        new.extra = {
+            "threads": options.threads,
+            "litert": {"delegate": "XNNPACK (default in LiteRT)", "num_threads": options.threads},
+        }
+        if options.verify and params.get("tool"):
+            try:
+                with step(f"arm: int8 answers against {art.path.name}"):
+                    new.parity = agreement(art, staged, options)
+            except ParityError as e:
+                # some models (wide-range tabular inputs) lose too much with int8
+                # activations: keep int8 weights, float activations, and say so
+                info(f"[edgeopt]   full int8 rejected: {e.message}")
+                with step("arm: int8 weights with float activations (dynamic_wi8_afp32)"):
+                    params = tflite_int8(art.path, staged, None, "dynamic_wi8_afp32")
+                    new.params.update(params, full_int8_rejected=e.message)
+                    new.notes.append(f"full int8 rejected ({e.message}); int8 weights only")
+                    new.parity = agreement(art, staged, options)
+            info(f"[edgeopt]   agreement: {summary_line(new.parity)}")
+        return Output(staged, final, new)
+
+    def _ort(self, art: Artifact, options: CompileOptions, tmp: Path) -> Output:
+        final = output_path(art, self.name, ".ort", options)
+        staged = tmp / final.name
+        with step(f"arm: .ort for a minimal ONNX Runtime build -> {final.name}"):
+            ort_optimize(
+                art.path,
+                staged,
+                ARM_ORT_LEVEL,
+                ort_format=True,
+                config=ARM_ORT_CONFIG,
+                disabled=ARM_ORT_DISABLED,
+            )
+        config_final = final.with_name(final.stem + ".required_operators.config")
+        config = tmp / config_final.name
+        ops = required_operators(staged, config, final.name)
+        new = derived(
+            art,
+            staged,
+            "ort",
+            self.name,
+            {
+                "graph_optimization_level": ARM_ORT_LEVEL,
+                "disabled_optimizers": ARM_ORT_DISABLED,
+                **ARM_ORT_CONFIG,
+            },
+        )
+        new.extra = {
+            "threads": options.threads,
+            "required_operators": {
+                "file": config_final.name,
+                "sha256": sha256_file(config),
+                "ops": ops,
+            },
+        }
+        if options.verify:
+            with step(f"arm: parity of {staged.name} (x86 run) against {art.path.name}"):
+                new.parity = parity(art, staged, art.precision, options)
+            info(f"[edgeopt]   parity: {summary_line(new.parity)}")
+        return Output(staged, final, new, extra_files=[config])

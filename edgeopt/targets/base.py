@@ -1,0 +1,257 @@
+"""What a target is, and what every target's compile shares: naming, writing, parity."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
+from edgeopt.core.files import check_writable, publish, sha256_file, staging_dir
+from edgeopt.data.datasets import fit_inputs, load_dataset, random_inputs
+from edgeopt.errors import UsageError
+from edgeopt.optimize.parity import Tolerance, check_parity
+from edgeopt.runtimes import open_session
+from edgeopt.runtimes.base import SessionOptions
+
+PARITY_OPTIONS = SessionOptions(precision="f32")  # OpenVINO would otherwise run bf16 here
+
+
+@dataclass
+class CompileOptions:
+    output_dir: Path | None = None  # default: beside the input
+    force: bool = False
+    threads: int | None = None  # recorded and used by the compiled runtime config
+    hint: str = "latency"  # OpenVINO PERFORMANCE_HINT: latency | throughput
+    precision: str | None = None  # cpu OpenVINO: f32 | bf16 | auto (bf16 where the CPU has it)
+    io_fp16: bool = False  # gpu: keep fp16 inputs/outputs instead of float32
+    data: str | None = None  # dataset for parity and calibration (default: the artifact's)
+    samples: int = 64
+    atol: float | None = None
+    rtol: float | None = None
+    verify: bool = True
+
+
+@dataclass
+class Output:
+    """One compiled file: where it is staged, where it goes, and its metadata."""
+
+    staged: Path
+    final: Path
+    artifact: Artifact
+    extra_files: list[Path] = field(default_factory=list)  # staged companions (moved too)
+
+
+def load_input(path: Path) -> Artifact:
+    """The artifact to compile: its sidecar, or metadata read from a foreign file."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(
+            f"artifact not found: {path}", "check the path (optimize export writes one)"
+        )
+    art = Artifact.load(path)
+    if art is not None:
+        return art
+    fmt = format_of(path)
+    if fmt is None:
+        raise UsageError(
+            f"unknown model format of {path.name}",
+            "give an .onnx, .xml (OpenVINO IR) or .tflite file",
+        )
+    art = Artifact(path=path, format=fmt, step="foreign")
+    try:
+        sess = open_session(path, options=PARITY_OPTIONS)
+        art.inputs, art.outputs = sess.inputs, sess.outputs
+    except UsageError:
+        pass
+    art.refresh_hash()
+    return art
+
+
+class Target(ABC):
+    """A kind of device: the formats it takes, how to compile for it, how to run it."""
+
+    name: str = ""
+    description: str = ""
+    produces: dict[str, str] = {}  # input format -> what compile writes from it
+    precisions: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()
+
+    @property
+    def formats(self) -> list[str]:
+        return list(self.produces)
+
+    def check_format(self, art: Artifact) -> None:
+        if art.format not in self.produces:
+            raise UsageError(
+                f"target {self.name} cannot take {art.format} artifacts ({art.path.name})",
+                f"target {self.name} takes: {', '.join(self.formats)}",
+            )
+
+    def compile(self, path: Path, options: CompileOptions | None = None) -> list[Artifact]:
+        """Compile the artifact at `path`; returns the new artifacts (written beside it)."""
+        options = options or CompileOptions()
+        art = load_input(Path(path))
+        self.check_format(art)
+        folder = Path(options.output_dir or art.path.parent)
+        with staging_dir(folder / f"{art.path.stem}.{self.name}") as tmp:
+            outputs = self._compile(art, options, tmp)
+            return write_outputs(outputs, options.force)
+
+    @abstractmethod
+    def _compile(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
+        """Build the outputs in a staging folder (verified), without publishing them."""
+
+    @abstractmethod
+    def availability(self) -> tuple[bool, str]:
+        """Whether this machine can run this target's artifacts now, and why (not)."""
+
+    def session_options(self, art: Artifact) -> tuple[str | None, SessionOptions]:
+        """The runtime and options to run/benchmark one of this target's artifacts."""
+        return None, SessionOptions(threads=art.extra.get("threads"))
+
+
+def output_path(art: Artifact, target: str, suffix: str, options: CompileOptions) -> Path:
+    """`model.onnx` -> `model.<target><suffix>` beside it (or in --output-dir)."""
+    folder = options.output_dir or art.path.parent
+    return Path(folder) / f"{art.path.stem}.{target}{suffix}"
+
+
+def derived(
+    parent: Artifact,
+    staged: Path,
+    fmt: str,
+    target: str,
+    params: dict,
+    precision: str | None = None,
+) -> Artifact:
+    """A new artifact's metadata, with its parent's lineage, specs and dataset."""
+    return Artifact(
+        path=staged,
+        format=fmt,
+        precision=precision or parent.precision,
+        target=target,
+        inputs=list(parent.inputs),
+        outputs=list(parent.outputs),
+        parent={
+            "path": str(parent.path.resolve()),
+            "sha256": parent.sha256 or sha256_file(parent.path),
+            "step": parent.step,
+        },
+        step="compile",
+        params={"target": target, **params},
+        dataset=parent.dataset,
+        task=parent.task,
+    )
+
+
+def write_outputs(outputs: list[Output], force: bool) -> list[Artifact]:
+    """Refuse to overwrite, then move each file and its sidecar into place (sidecar last)."""
+    finals = []
+    for o in outputs:
+        finals += [o.final.parent / p.name for p in companion_files(o.staged)]
+        finals += [o.final.parent / p.name for p in o.extra_files]
+        finals.append(sidecar_path(o.final))
+    check_writable(finals, force)
+    done = []
+    for o in outputs:
+        o.artifact.path = o.staged
+        o.artifact.refresh_hash()
+        o.artifact.write_sidecar(o.staged)
+        moves = [(p, o.final.parent / p.name) for p in companion_files(o.staged)]
+        moves += [(p, o.final.parent / p.name) for p in o.extra_files]
+        publish([*moves, (sidecar_path(o.staged), sidecar_path(o.final))])
+        o.artifact.path = o.final
+        done.append(o.artifact)
+    return done
+
+
+def sample_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> tuple[list, str]:
+    """Real eval samples when the artifact knows its dataset, else seeded random ones."""
+    specs = specs or art.inputs
+    spec = data or art.dataset
+    if spec:
+        ds = load_dataset(spec, "eval", samples=n)
+        arrays = fit_inputs(ds, specs)
+        return arrays, f"{spec} (eval split, {len(arrays[0])} samples)"
+    return random_inputs(specs, n, 0), f"seeded random inputs (seed 0, batch {n})"
+
+
+def calibration_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> list:
+    spec = data or art.dataset
+    if not spec:
+        raise UsageError(
+            f"int8 calibration needs data and {art.path.name} names no dataset",
+            "pass --data (e.g. sklearn:digits or npz:calib.npz)",
+        )
+    return fit_inputs(load_dataset(spec, "calib", samples=n), specs or art.inputs)
+
+
+def parity(
+    parent: Artifact,
+    staged: Path,
+    precision: str,
+    options: CompileOptions,
+    candidate_options: SessionOptions | None = None,
+    runtime: str | None = None,
+) -> dict:
+    """Compare a compiled file with its input on the same samples; raises ParityError."""
+    ref = open_session(parent.path, options=PARITY_OPTIONS)
+    cand = open_session(staged, runtime, candidate_options or PARITY_OPTIONS)
+    inputs, described = sample_inputs(parent, options.samples, options.data, ref.inputs)
+    tol = Tolerance.for_precision(precision, options.atol, options.rtol)
+    names = [o.name for o in parent.outputs] or None
+    return check_parity(ref, cand, inputs, tol, names, described)
+
+
+def agreement(
+    parent: Artifact,
+    staged: Path,
+    options: CompileOptions,
+    min_top1: float = 0.97,
+    min_cosine: float = 0.98,
+) -> dict:
+    """int8 against float: a max-difference bound says little, so check answers instead.
+
+    Classifier outputs must agree on top-1 for `min_top1` of the samples; others need a
+    cosine similarity of `min_cosine`.
+    """
+    from edgeopt.benchmarks.compare import compare_outputs
+    from edgeopt.errors import ParityError
+
+    ref = open_session(parent.path, options=PARITY_OPTIONS)
+    cand = open_session(staged, options=PARITY_OPTIONS)
+    inputs, described = sample_inputs(parent, options.samples, options.data, ref.inputs)
+    per = {}
+    for i, (r, g) in enumerate(zip(ref.run(inputs), cand.run(inputs))):
+        name = parent.outputs[i].name if i < len(parent.outputs) else f"output_{i}"
+        s = compare_outputs(r, g)
+        ok = (
+            "shape_mismatch" not in s
+            and s.get("top1_agreement", 1.0) >= min_top1
+            and s.get("cosine", 1.0) >= min_cosine
+        )
+        s["within_tolerance"] = bool(ok)
+        per[name] = s
+        if not ok:
+            raise ParityError(
+                f"int8 output {name!r} disagrees with the float model: top-1 agreement "
+                f"{s.get('top1_agreement', float('nan')):.3f} (need {min_top1}), cosine "
+                f"{s.get('cosine', float('nan')):.4f} (need {min_cosine})",
+                "calibrate with more representative data (--data), or use the float artifact",
+            )
+    return {
+        "samples": len(inputs[0]),
+        "inputs": described,
+        "reference": ref.describe(),
+        "candidate": cand.describe(),
+        "outputs": per,
+        "passed": True,
+        "rule": f"top1 >= {min_top1}, cosine >= {min_cosine}",
+    }
+
+
+def finite(arrays: list[np.ndarray]) -> bool:
+    return all(np.isfinite(a).all() for a in arrays if np.issubdtype(a.dtype, np.floating))
