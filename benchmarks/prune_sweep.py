@@ -20,7 +20,9 @@ EPOCHS = {"digits-cnn": 10, "digits-transformer": 15}
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--models", nargs="*", default=list(EPOCHS))
     ap.add_argument("--sparsities", default="0.25,0.5,0.75")
     ap.add_argument("--epochs", type=int, help="fine-tuning epochs (default per model)")
@@ -44,22 +46,33 @@ def main() -> None:
     for name in args.models:
         src = load_source(f"builtin:{name}")
         epochs = args.epochs or EPOCHS.get(name, 10)
-        cfg = PruneConfig(finetune=src.dataset, epochs=epochs, lr=args.lr,
-                          distill=not args.no_distill)
+        cfg = PruneConfig(
+            finetune=src.dataset, epochs=epochs, lr=args.lr, distill=not args.no_distill
+        )
         t0 = time.perf_counter()
         rows, results = run_sweep(src, cfg, grid, rounds=args.rounds, threads=args.threads)
-        print(f"\n## {name} (structured, magnitude, uniform; recovery: {epochs} epochs on the "
-              f"train split{', distilled' if cfg.distill else ''}; {time.perf_counter() - t0:.0f}s)")
+        print(
+            f"\n## {name} (structured, magnitude, uniform; recovery: {epochs} epochs on the "
+            f"train split{', distilled' if cfg.distill else ''}; {time.perf_counter() - t0:.0f}s)"
+        )
         print(format_table(rows))
         for r in results:
             heads = r.info.get("heads")
-            print(f"  sparsity {r.sparsity:g}: removed {', '.join(r.info['units'])}"
-                  + (f"; heads {', '.join(f'{k} {a}->{b}' for k, (a, b) in heads.items())}" if heads else ""))
+            print(
+                f"  sparsity {r.sparsity:g}: removed {', '.join(r.info['units'])}"
+                + (
+                    f"; heads {', '.join(f'{k} {a}->{b}' for k, (a, b) in heads.items())}"
+                    if heads
+                    else ""
+                )
+            )
         report[name] = [{k: v for k, v in row.items()} for row in rows]
     if "digits-cnn" in report and 0.5 in grid:
         rows = report["digits-cnn"]
         dense, half = rows[0], next(r for r in rows if r["sparsity"] == 0.5)
-        drop = 100 * (dense["top1_after_prune"] - (half["top1_recovered"] or half["top1_after_prune"]))
+        drop = 100 * (
+            dense["top1_after_prune"] - (half["top1_recovered"] or half["top1_after_prune"])
+        )
         print("\n## done-when check: digits-cnn at 50% structured, with recovery")
         print(f"  ONNX size ratio {half['onnx_ratio']:.3f} (<= 0.40: {half['onnx_ratio'] <= 0.40})")
         for b in (1, 64):

@@ -33,8 +33,20 @@ def _export(pt2, out, to="onnx"):
 
 def test_cnn_half_channels_removed_exports_smaller_and_recovers(tmp_path, exported):
     out = tmp_path / "cnn50.pt2"
-    proc = run_cli("prune", "builtin:digits-cnn", "--sparsity", "0.5", "--finetune",
-                   "sklearn:digits", "--epochs", "2", "-o", out, check=True, env=ONE_THREAD)
+    proc = run_cli(
+        "prune",
+        "builtin:digits-cnn",
+        "--sparsity",
+        "0.5",
+        "--finetune",
+        "sklearn:digits",
+        "--epochs",
+        "2",
+        "-o",
+        out,
+        check=True,
+        env=ONE_THREAD,
+    )
     assert "after recovery" in proc.stdout and "features.3: in/out 32/64 -> 16/32" in proc.stdout
     meta = json.loads((tmp_path / "cnn50.pt2.edgeopt.json").read_text())
     assert meta["format"] == "torch-export" and meta["step"] == "prune"
@@ -48,6 +60,9 @@ def test_cnn_half_channels_removed_exports_smaller_and_recovers(tmp_path, export
     assert art.size_bytes < 0.4 * dense.stat().st_size
     assert art.parity["dynamic_batch_checked"][0] == 1
     assert _onnx_top1(art.path) >= 0.95
+    # the saved program cannot be pruned again (no module structure left): a clear error
+    proc = run_cli("prune", out, "-o", tmp_path / "again.pt2")
+    assert proc.returncode == 2 and "torch.export program" in proc.stderr
     # a second run without --force refuses to overwrite
     again = run_cli("prune", "builtin:digits-cnn", "--sparsity", "0.5", "-o", out)
     assert again.returncode == 2 and "--force" in again.stderr
@@ -75,8 +90,16 @@ def test_transformer_heads_and_ff_units_pruned_export_and_run(tmp_path):
 
 
 def test_unstructured_prints_caveat_and_keeps_shapes(tmp_path):
-    proc = run_cli("prune", "builtin:digits-cnn", "--unstructured", "--sparsity", "0.6",
-                   "-o", tmp_path / "u.pt2", check=True)
+    proc = run_cli(
+        "prune",
+        "builtin:digits-cnn",
+        "--unstructured",
+        "--sparsity",
+        "0.6",
+        "-o",
+        tmp_path / "u.pt2",
+        check=True,
+    )
     assert "dense runtimes" in proc.stdout and "neither" not in proc.stderr
     assert "weight sparsity 0.6" in proc.stdout
     meta = json.loads((tmp_path / "u.pt2.edgeopt.json").read_text())
@@ -142,8 +165,9 @@ def test_non_torch_source_and_no_prunable_layers_exit_2(tmp_path, exported):
     proc = run_cli("prune", exported("digits-cnn", "onnx"), "-o", tmp_path / "x.pt2")
     assert proc.returncode == 2 and "pruning acts on the PyTorch model" in proc.stderr
     script = tmp_path / "lin.py"
-    script.write_text("import torch\n\ndef build():\n"
-                      "    return torch.nn.Linear(8, 3), (torch.randn(2, 8),)\n")
+    script.write_text(
+        "import torch\n\ndef build():\n    return torch.nn.Linear(8, 3), (torch.randn(2, 8),)\n"
+    )
     proc = run_cli("prune", f"{script}:build", "-o", tmp_path / "y.pt2")
     assert proc.returncode == 2 and "no prunable layers" in proc.stderr
 
@@ -151,9 +175,24 @@ def test_non_torch_source_and_no_prunable_layers_exit_2(tmp_path, exported):
 @pytest.mark.slow
 def test_sweep_with_budget_saves_the_chosen_model(tmp_path):
     out = tmp_path / "b.pt2"
-    proc = run_cli("prune", "builtin:digits-cnn", "--sweep", "0.25,0.5,0.75", "--accuracy-budget",
-                   "1", "--finetune", "sklearn:digits", "--epochs", "5", "-o", out,
-                   "--json", tmp_path / "r.json", check=True, env=ONE_THREAD)
+    proc = run_cli(
+        "prune",
+        "builtin:digits-cnn",
+        "--sweep",
+        "0.25,0.5,0.75",
+        "--accuracy-budget",
+        "1",
+        "--finetune",
+        "sklearn:digits",
+        "--epochs",
+        "5",
+        "-o",
+        out,
+        "--json",
+        tmp_path / "r.json",
+        check=True,
+        env=ONE_THREAD,
+    )
     assert "ort b64 ms" in proc.stdout
     data = json.loads((tmp_path / "r.json").read_text())
     assert len(data["sweep"]) == 4 and data["budget_choice"] in (0.25, 0.5, 0.75)

@@ -18,38 +18,98 @@ def _floats(text: str | None) -> list[float]:
     try:
         return [float(x) for x in text.replace(" ", "").split(",") if x]
     except ValueError as e:
-        raise UsageError(f"--sweep must be comma-separated numbers, got {text!r}",
-                         "e.g. --sweep 0.25,0.5,0.75") from e
+        raise UsageError(
+            f"--sweep must be comma-separated numbers, got {text!r}", "e.g. --sweep 0.25,0.5,0.75"
+        ) from e
 
 
 @main.command("prune")
 @click.argument("model")
-@click.option("--sparsity", type=float, default=0.5, show_default=True,
-              help="Fraction of channels/units/heads (or weights with --unstructured) to remove.")
-@click.option("--unstructured", is_flag=True,
-              help="Zero individual weights instead (no size or speed gain on dense runtimes).")
-@click.option("--global", "global_", is_flag=True,
-              help="Rank channels across layers (global allocation) instead of per layer.")
-@click.option("--importance", type=click.Choice(["magnitude", "taylor"]), default="magnitude",
-              show_default=True, help="Channel importance: L2 magnitude, or Taylor (a few data batches).")
-@click.option("--ignore", multiple=True, metavar="NAME",
-              help="Module to leave alone (repeatable); the final classifier is always kept.")
-@click.option("--finetune", metavar="DATA", help="Recover accuracy by fine-tuning on DATA's train split.")
+@click.option(
+    "--sparsity",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Fraction of channels/units/heads (or weights with --unstructured) to remove.",
+)
+@click.option(
+    "--unstructured",
+    is_flag=True,
+    help="Zero individual weights instead (no size or speed gain on dense runtimes).",
+)
+@click.option(
+    "--global",
+    "global_",
+    is_flag=True,
+    help="Rank channels across layers (global allocation) instead of per layer.",
+)
+@click.option(
+    "--importance",
+    type=click.Choice(["magnitude", "taylor"]),
+    default="magnitude",
+    show_default=True,
+    help="Channel importance: L2 magnitude, or Taylor (a few data batches).",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="NAME",
+    help="Module to leave alone (repeatable); the final classifier is always kept.",
+)
+@click.option(
+    "--finetune", metavar="DATA", help="Recover accuracy by fine-tuning on DATA's train split."
+)
 @click.option("--epochs", type=int, default=10, show_default=True, help="Fine-tuning epochs.")
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Fine-tuning learning rate.")
-@click.option("--distill", is_flag=True, help="Fine-tune with distillation from the unpruned model.")
-@click.option("--accuracy-budget", type=float,
-              help="Max top-1 drop in points: keep the highest sparsity of the sweep within it.")
-@click.option("--sweep", help="Comma-separated sparsities to measure side by side, e.g. 0.25,0.5,0.75.")
+@click.option(
+    "--lr", type=float, default=1e-3, show_default=True, help="Fine-tuning learning rate."
+)
+@click.option(
+    "--distill", is_flag=True, help="Fine-tune with distillation from the unpruned model."
+)
+@click.option(
+    "--accuracy-budget",
+    type=float,
+    help="Max top-1 drop in points: keep the highest sparsity of the sweep within it.",
+)
+@click.option(
+    "--sweep", help="Comma-separated sparsities to measure side by side, e.g. 0.25,0.5,0.75."
+)
 @click.option("--data", help="Evaluation dataset (default: the model's own, eval split).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output .pt2 (default: beside the input or edgeopt-out/).")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Also write the results as JSON here.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Output .pt2 (default: beside the input or edgeopt-out/).",
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path),
+    help="Also write the results as JSON here.",
+)
 @input_option
 @trust_pickle_option
 @force_option
-def prune_cmd(model, sparsity, unstructured, global_, importance, ignore, finetune, epochs, lr,
-              distill, accuracy_budget, sweep, data, output, json_out, inputs, trust_pickle,
-              force) -> None:
+def prune_cmd(
+    model,
+    sparsity,
+    unstructured,
+    global_,
+    importance,
+    ignore,
+    finetune,
+    epochs,
+    lr,
+    distill,
+    accuracy_budget,
+    sweep,
+    data,
+    output,
+    json_out,
+    inputs,
+    trust_pickle,
+    force,
+) -> None:
     """Prune MODEL (PyTorch) so the exported model is smaller and faster; save it as .pt2."""
     from edgeopt.core.progress import info, step
     from edgeopt.models.source import load_source
@@ -70,10 +130,19 @@ def prune_cmd(model, sparsity, unstructured, global_, importance, ignore, finetu
     from edgeopt.optimize.prune.unstructured import CAVEAT
 
     cfg = PruneConfig(
-        sparsity=sparsity, structured=not unstructured,
-        allocation="global" if global_ else "uniform", importance=importance,
-        ignore=list(ignore), finetune=finetune, epochs=epochs, lr=lr, distill=distill,
-        accuracy_budget=accuracy_budget, sweep=_floats(sweep), data=data, output=output,
+        sparsity=sparsity,
+        structured=not unstructured,
+        allocation="global" if global_ else "uniform",
+        importance=importance,
+        ignore=list(ignore),
+        finetune=finetune,
+        epochs=epochs,
+        lr=lr,
+        distill=distill,
+        accuracy_budget=accuracy_budget,
+        sweep=_floats(sweep),
+        data=data,
+        output=output,
         force=force,
     )
     cfg.validate()
@@ -83,20 +152,30 @@ def prune_cmd(model, sparsity, unstructured, global_, importance, ignore, finetu
     if unstructured:
         click.echo(f"note: {CAVEAT}")
     data_spec = cfg.data or source.dataset or cfg.finetune
-    calib = (calibration_batches(data_spec, source.inputs, cfg.calib_batches)
-             if importance == "taylor" else None)
+    calib = (
+        calibration_batches(data_spec, source.inputs, cfg.calib_batches)
+        if importance == "taylor"
+        else None
+    )
     if importance == "taylor" and calib is None:
         info("[edgeopt] note: no dataset known; Taylor importance uses the example inputs")
     results: dict = {"model": source.ref, "config": cfg.params()}
     chosen = None
     if cfg.sweep or cfg.accuracy_budget is not None:
-        from edgeopt.optimize.prune.sweep import format_table, log_budget_choice, pick_within_budget, run_sweep
+        from edgeopt.optimize.prune.sweep import (
+            format_table,
+            log_budget_choice,
+            pick_within_budget,
+            run_sweep,
+        )
 
         grid = sorted(set(cfg.sweep or DEFAULT_BUDGET_SWEEP))
         rows, pruned = run_sweep(source, cfg, grid, calib)
         click.echo(format_table(rows))
-        click.echo("(latency: ONNX Runtime, 1 thread, median ms, each candidate timed interleaved "
-                   "with the dense model; top-1 in %, eval split)")
+        click.echo(
+            "(latency: ONNX Runtime, 1 thread, median ms, each candidate timed interleaved "
+            "with the dense model; top-1 in %, eval split)"
+        )
         results["sweep"] = rows
         if cfg.accuracy_budget is not None:
             row = pick_within_budget(rows, cfg.accuracy_budget)
@@ -108,11 +187,14 @@ def prune_cmd(model, sparsity, unstructured, global_, importance, ignore, finetu
 
                 raise EdgeoptError(
                     f"no sparsity in {grid} keeps top-1 within {cfg.accuracy_budget:g} point(s)",
-                    "add lower sparsities to --sweep, fine-tune longer, or loosen the budget")
+                    "add lower sparsities to --sweep, fine-tune longer, or loosen the budget",
+                )
             chosen = next(r for r in pruned if r.sparsity == row["sparsity"])
     else:
         dense_acc = top1(source.module, source, data_spec)
-        label = f"prune {source.name} at sparsity {sparsity:g}" + (" + recovery" if finetune else "")
+        label = f"prune {source.name} at sparsity {sparsity:g}" + (
+            " + recovery" if finetune else ""
+        )
         with step(label):
             chosen = prune_once(source, cfg, sparsity, dense_acc, calib)
     if chosen is not None:
@@ -123,8 +205,10 @@ def prune_cmd(model, sparsity, unstructured, global_, importance, ignore, finetu
         out = cfg.output or default_output(source, chosen.sparsity, cfg.structured)
         with step(f"save torch.export program {out}"):
             art = save_pruned(source, chosen, cfg, out, res)
-        click.echo(f"wrote {art.path} ({art.size_bytes} bytes, sha256 {art.sha256[:12]}); "
-                   f"next: optimize export {art.path} --to onnx")
+        click.echo(
+            f"wrote {art.path} ({art.size_bytes} bytes, sha256 {art.sha256[:12]}); "
+            f"next: optimize export {art.path} --to onnx"
+        )
     _write_json(json_out, results)
 
 
@@ -142,9 +226,13 @@ def _print_result(res: dict, structured: bool) -> None:
         return "-" if v is None else f"{100 * v:.2f}%"
 
     click.echo(f"sparsity {res['sparsity']:g} ({'structured' if structured else 'unstructured'})")
-    click.echo(f"  params  {res['params_dense']:,} -> {res['params']:,} "
-               f"({res['params'] / res['params_dense']:.2f}x)")
-    click.echo(f"  MACs    {res['macs_dense']:,} -> {res['macs']:,} ({res['macs'] / res['macs_dense']:.2f}x)")
+    click.echo(
+        f"  params  {res['params_dense']:,} -> {res['params']:,} "
+        f"({res['params'] / res['params_dense']:.2f}x)"
+    )
+    click.echo(
+        f"  MACs    {res['macs_dense']:,} -> {res['macs']:,} ({res['macs'] / res['macs_dense']:.2f}x)"
+    )
     if structured:
         click.echo(f"  removed: {', '.join(res.get('units', [])) or 'nothing'}")
         for name, (b, a) in res.get("heads", {}).items():
@@ -158,5 +246,7 @@ def _print_result(res: dict, structured: bool) -> None:
             click.echo(f"  kept    {res['classifier_kept']}: classifier")
     else:
         click.echo(f"  weight sparsity {res.get('weight_sparsity', 0):.3f}")
-    click.echo(f"  top-1   before {pct(acc.get('before'))}, after pruning {pct(acc.get('after_prune'))}"
-               + (f", after recovery {pct(acc.get('recovered'))}" if "recovered" in acc else ""))
+    click.echo(
+        f"  top-1   before {pct(acc.get('before'))}, after pruning {pct(acc.get('after_prune'))}"
+        + (f", after recovery {pct(acc.get('recovered'))}" if "recovered" in acc else "")
+    )

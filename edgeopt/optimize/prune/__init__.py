@@ -46,6 +46,14 @@ def check_source(source) -> None:
         )
     if not isinstance(source.module, nn.Module):
         raise UsageError(f"{source.ref} did not load as a torch.nn.Module", "give a PyTorch model")
+    if isinstance(source.module, torch.fx.GraphModule) and not any(
+        isinstance(m, (nn.Conv2d, nn.Linear)) for m in source.module.modules()
+    ):
+        raise UsageError(
+            f"{source.ref} is a torch.export program: its layers are flattened into a graph, "
+            "so channels cannot be pruned structurally",
+            "prune the original model (builtin:NAME or file.py:factory) instead",
+        )
 
 
 def eval_dataset(source, cfg: PruneConfig) -> str | None:
@@ -82,8 +90,13 @@ def count_ops(module: nn.Module, example: tuple) -> tuple[int, int]:
     return int(macs), int(params)
 
 
-def prune_once(source, cfg: PruneConfig, sparsity: float, dense_acc: float | None = None,
-               calib: list | None = None) -> PruneResult:
+def prune_once(
+    source,
+    cfg: PruneConfig,
+    sparsity: float,
+    dense_acc: float | None = None,
+    calib: list | None = None,
+) -> PruneResult:
     """Prune a copy of the source module at `sparsity`, then recover it if asked."""
     from edgeopt.optimize.prune.recovery import finetune
 
@@ -110,7 +123,9 @@ def prune_once(source, cfg: PruneConfig, sparsity: float, dense_acc: float | Non
         recovery = finetune(model, source.inputs, cfg.finetune, cfg.epochs, cfg.lr, teacher)
         if masks:  # keep unstructured zeros zero after fine-tuning
             _apply_masks(masks)
-            info["weight_sparsity"] = weight_sparsity(model, {m for x in ignore for m in x.modules()})
+            info["weight_sparsity"] = weight_sparsity(
+                model, {m for x in ignore for m in x.modules()}
+            )
         acc["recovered"] = top1(model, source, data)
     macs, params = count_ops(model, example)
     return PruneResult(sparsity, model.eval(), info, acc, params, macs, recovery)
@@ -133,8 +148,9 @@ def default_output(source, sparsity: float, structured: bool) -> Path:
     return Path("edgeopt-out") / f"{source.name}-{tag}.pt2"
 
 
-def save_pruned(source, result: PruneResult, cfg: PruneConfig, output: Path,
-                results: dict) -> Artifact:
+def save_pruned(
+    source, result: PruneResult, cfg: PruneConfig, output: Path, results: dict
+) -> Artifact:
     """torch.export program with a dynamic batch + sidecar; staged, then renamed into place."""
     from edgeopt.optimize.export.onnx_backend import _dynamic_shapes
 
@@ -144,16 +160,20 @@ def save_pruned(source, result: PruneResult, cfg: PruneConfig, output: Path,
     with staging_dir(output) as tmp:
         staged = tmp / output.name
         with torch.no_grad():
-            ep = torch.export.export(result.module.eval(), example,
-                                     dynamic_shapes=_dynamic_shapes(source, False))
+            ep = torch.export.export(
+                result.module.eval(), example, dynamic_shapes=_dynamic_shapes(source, False)
+            )
         torch.export.save(ep, str(staged))
         art = Artifact(
-            path=staged, format="torch-export",
+            path=staged,
+            format="torch-export",
             inputs=[TensorSpec(s.name, list(s.shape), s.dtype) for s in source.inputs],
             outputs=[TensorSpec(n, ["batch"]) for n in source.output_names],
-            parent=_parent(source), step="prune",
+            parent=_parent(source),
+            step="prune",
             params={**cfg.params(), "sparsity": result.sparsity},
-            dataset=source.dataset or cfg.data or cfg.finetune, task=source.task,
+            dataset=source.dataset or cfg.data or cfg.finetune,
+            task=source.task,
             notes=[] if cfg.structured else [CAVEAT],
             extra={"prune": results},
         )
@@ -176,13 +196,24 @@ def summary(result: PruneResult, dense: tuple[int, int]) -> dict:
     dm, dp = dense
     return {
         "sparsity": result.sparsity,
-        "params": result.params, "params_dense": dp,
-        "macs": result.macs, "macs_dense": dm,
+        "params": result.params,
+        "params_dense": dp,
+        "macs": result.macs,
+        "macs_dense": dm,
         "accuracy": result.accuracy,
         "recovery": result.recovery,
         **{k: v for k, v in result.info.items()},
     }
 
 
-__all__ = ["PruneConfig", "PruneResult", "check_source", "count_ops", "default_output",
-           "prune_once", "save_pruned", "summary", "top1"]
+__all__ = [
+    "PruneConfig",
+    "PruneResult",
+    "check_source",
+    "count_ops",
+    "default_output",
+    "prune_once",
+    "save_pruned",
+    "summary",
+    "top1",
+]

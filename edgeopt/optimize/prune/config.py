@@ -33,22 +33,36 @@ class PruneConfig:
     def validate(self) -> None:
         for s in [self.sparsity, *self.sweep]:
             if not 0.0 < s < 1.0:
-                raise UsageError(f"sparsity must be in (0, 1), got {s}",
-                                 "pass e.g. --sparsity 0.5 (half of the channels removed)")
+                raise UsageError(
+                    f"sparsity must be in (0, 1), got {s}",
+                    "pass e.g. --sparsity 0.5 (half of the channels removed)",
+                )
         if self.allocation not in ALLOCATIONS:
-            raise UsageError(f"unknown allocation {self.allocation!r}", f"use {' or '.join(ALLOCATIONS)}")
+            raise UsageError(
+                f"unknown allocation {self.allocation!r}", f"use {' or '.join(ALLOCATIONS)}"
+            )
         if self.importance not in IMPORTANCES:
-            raise UsageError(f"unknown importance {self.importance!r}", f"use {' or '.join(IMPORTANCES)}")
+            raise UsageError(
+                f"unknown importance {self.importance!r}", f"use {' or '.join(IMPORTANCES)}"
+            )
         if self.epochs < 0:
-            raise UsageError(f"--epochs must be >= 0, got {self.epochs}", "pass a non-negative count")
+            raise UsageError(
+                f"--epochs must be >= 0, got {self.epochs}", "pass a non-negative count"
+            )
         if self.distill and not self.finetune:
-            raise UsageError("--distill needs --finetune DATA", "add --finetune sklearn:digits (for example)")
+            raise UsageError(
+                "--distill needs --finetune DATA", "add --finetune sklearn:digits (for example)"
+            )
         if self.accuracy_budget is not None and not 0 <= self.accuracy_budget < 100:
-            raise UsageError(f"--accuracy-budget must be in [0, 100) points, got {self.accuracy_budget}",
-                             "pass the allowed top-1 drop in points, e.g. 1.0")
+            raise UsageError(
+                f"--accuracy-budget must be in [0, 100) points, got {self.accuracy_budget}",
+                "pass the allowed top-1 drop in points, e.g. 1.0",
+            )
         if self.output is not None and Path(self.output).suffix != ".pt2":
-            raise UsageError(f"output {self.output} does not end in .pt2",
-                             "the pruned model is saved as a torch.export program: name it *.pt2")
+            raise UsageError(
+                f"output {self.output} does not end in .pt2",
+                "the pruned model is saved as a torch.export program: name it *.pt2",
+            )
 
     def params(self) -> dict:
         d = asdict(self)

@@ -42,8 +42,10 @@ def resolve_ignore(model: nn.Module, names: list[str]) -> list[nn.Module]:
         if name not in by_name or not name:
             valid = [n for n, m in model.named_modules() if isinstance(m, PRUNABLE)]
             shown = ", ".join(valid[:12]) + (", ..." if len(valid) > 12 else "")
-            raise UsageError(f"--ignore {name!r} matches no module of the model",
-                             f"use a module name, e.g. one of: {shown}")
+            raise UsageError(
+                f"--ignore {name!r} matches no module of the model",
+                f"use a module name, e.g. one of: {shown}",
+            )
         out.append(by_name[name])
     return out
 
@@ -86,7 +88,11 @@ def plan(model: nn.Module, example: tuple, ignore: list[nn.Module]) -> dict:
         if mod in ignored:
             kept[name] = "ignored"
             continue
-        fn = tp.prune_linear_out_channels if isinstance(mod, nn.Linear) else tp.prune_conv_out_channels
+        fn = (
+            tp.prune_linear_out_channels
+            if isinstance(mod, nn.Linear)
+            else tp.prune_conv_out_channels
+        )
         kinds = _group_kinds(dg.get_pruning_group(mod, fn, idxs=[0]))
         if kinds & {"LayerNorm", "GroupNorm", "Parameter"}:
             kept[name] = "residual stream (kept)"
@@ -94,8 +100,11 @@ def plan(model: nn.Module, example: tuple, ignore: list[nn.Module]) -> dict:
             kept[name] = "attention projection with unknown head count (kept)"
         else:
             roots.append(mod)
-    heads = [(m, a, layers) for m, a, layers in attention if not any(x in ignored for x in layers)
-             and getattr(m, a) > 1]
+    heads = [
+        (m, a, layers)
+        for m, a, layers in attention
+        if not any(x in ignored for x in layers) and getattr(m, a) > 1
+    ]
     if not roots and not heads:
         raise UsageError(
             "the model has no prunable layers (every Conv/Linear is the classifier, ignored, "
@@ -105,8 +114,13 @@ def plan(model: nn.Module, example: tuple, ignore: list[nn.Module]) -> dict:
     return {"roots": roots, "heads": heads, "kept": kept, "names": names}
 
 
-def structured_prune(model: nn.Module, example: tuple, cfg, ignore: list[nn.Module],
-                     calib: list[tuple[tuple, torch.Tensor]] | None = None) -> dict:
+def structured_prune(
+    model: nn.Module,
+    example: tuple,
+    cfg,
+    ignore: list[nn.Module],
+    calib: list[tuple[tuple, torch.Tensor]] | None = None,
+) -> dict:
     """Prune `model` in place; returns what changed (layer widths before/after, heads)."""
     import torch_pruning as tp
 
@@ -114,19 +128,31 @@ def structured_prune(model: nn.Module, example: tuple, cfg, ignore: list[nn.Modu
     names = p["names"]
     roots = set(p["roots"])
     qkv = {x for _, _, layers in p["heads"] for x in layers}
-    others = [m for m in model.modules() if isinstance(m, PRUNABLE) and m not in roots and m not in qkv]
+    others = [
+        m for m in model.modules() if isinstance(m, PRUNABLE) and m not in roots and m not in qkv
+    ]
     before = {names[m]: _width(m) for m in model.modules() if isinstance(m, PRUNABLE)}
     heads_before = {names[m]: getattr(m, a) for m, a, _ in p["heads"]}
     num_heads = {x: getattr(m, a) for m, a, layers in p["heads"] for x in layers}
-    importance = (tp.importance.TaylorImportance() if cfg.importance == "taylor"
-                  else tp.importance.MagnitudeImportance(p=2))
+    importance = (
+        tp.importance.TaylorImportance()
+        if cfg.importance == "taylor"
+        else tp.importance.MagnitudeImportance(p=2)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pruner = tp.pruner.BasePruner(
-            model, example, importance=importance, pruning_ratio=cfg.sparsity,
-            global_pruning=cfg.allocation == "global", max_pruning_ratio=0.9,
-            ignored_layers=others, num_heads=num_heads, prune_num_heads=bool(num_heads),
-            prune_head_dims=False, head_pruning_ratio=cfg.sparsity if num_heads else 0.0,
+            model,
+            example,
+            importance=importance,
+            pruning_ratio=cfg.sparsity,
+            global_pruning=cfg.allocation == "global",
+            max_pruning_ratio=0.9,
+            ignored_layers=others,
+            num_heads=num_heads,
+            prune_num_heads=bool(num_heads),
+            prune_head_dims=False,
+            head_pruning_ratio=cfg.sparsity if num_heads else 0.0,
         )
         if cfg.importance == "taylor":
             _accumulate_gradients(model, calib or [(example, None)])

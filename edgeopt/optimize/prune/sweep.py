@@ -51,9 +51,15 @@ def timing_inputs(source, batch: int, data: str | None) -> list:
     return random_inputs(source.inputs, batch)
 
 
-def run_sweep(source, cfg: PruneConfig, sparsities: list[float], calib: list | None = None,
-              rounds: int = 200, threads: int = 1,
-              batches: tuple[int, ...] = LATENCY_BATCHES) -> tuple[list[dict], list[PruneResult]]:
+def run_sweep(
+    source,
+    cfg: PruneConfig,
+    sparsities: list[float],
+    calib: list | None = None,
+    rounds: int = 200,
+    threads: int = 1,
+    batches: tuple[int, ...] = LATENCY_BATCHES,
+) -> tuple[list[dict], list[PruneResult]]:
     """One row per model (dense first): params, MACs, ONNX bytes, gzip bytes, latency, top-1."""
     from edgeopt.runtimes.onnxruntime_rt import OnnxRuntimeSession
 
@@ -72,7 +78,9 @@ def run_sweep(source, cfg: PruneConfig, sparsities: list[float], calib: list | N
         with step("export candidates to ONNX"), quiet():
             export_onnx(source, source.module, files["dense"])
             for r in results:
-                files[_key(r.sparsity)] = export_onnx(source, r.module, Path(tmp) / f"{_key(r.sparsity)}.onnx")
+                files[_key(r.sparsity)] = export_onnx(
+                    source, r.module, Path(tmp) / f"{_key(r.sparsity)}.onnx"
+                )
         sessions = {k: OnnxRuntimeSession(p, opts) for k, p in files.items()}
         lat = {}
         for b in batches:
@@ -87,7 +95,8 @@ def run_sweep(source, cfg: PruneConfig, sparsities: list[float], calib: list | N
                 "sparsity": 0.0 if res is None else res.sparsity,
                 "params": dense_params if res is None else res.params,
                 "macs": dense_macs if res is None else res.macs,
-                "onnx_bytes": size, "onnx_ratio": size / dense_size,
+                "onnx_bytes": size,
+                "onnx_ratio": size / dense_size,
                 "onnx_gzip_bytes": gzip_size(files[key]),
             }
             for b in batches:
@@ -118,17 +127,24 @@ def _onnx_top1(session, source, data: str | None) -> float | None:
 
 
 def final_top1(row: dict) -> float | None:
-    return row["top1_recovered"] if row.get("top1_recovered") is not None else row["top1_after_prune"]
+    return (
+        row["top1_recovered"] if row.get("top1_recovered") is not None else row["top1_after_prune"]
+    )
 
 
 def pick_within_budget(rows: list[dict], budget_points: float) -> dict | None:
     """The highest-sparsity row whose final top-1 is within `budget_points` of the dense one."""
     dense = final_top1(rows[0])
     if dense is None:
-        raise EdgeoptError("--accuracy-budget needs labelled evaluation data",
-                           "pass --data DATASET (with labels) or use a built-in model")
-    ok = [r for r in rows[1:] if final_top1(r) is not None
-          and (dense - final_top1(r)) * 100 <= budget_points + 1e-9]
+        raise EdgeoptError(
+            "--accuracy-budget needs labelled evaluation data",
+            "pass --data DATASET (with labels) or use a built-in model",
+        )
+    ok = [
+        r
+        for r in rows[1:]
+        if final_top1(r) is not None and (dense - final_top1(r)) * 100 <= budget_points + 1e-9
+    ]
     return max(ok, key=lambda r: r["sparsity"]) if ok else None
 
 
@@ -140,9 +156,14 @@ def format_table(rows: list[dict], batches: tuple[int, ...] = LATENCY_BATCHES) -
     head += ["top1 pruned", "top1 recovered", "top1 onnx"]
     lines = [head]
     for r in rows:
-        line = [f"{r['sparsity']:g}" if r["sparsity"] else "dense", f"{r['params']:,}",
-                f"{r['macs']:,}", f"{r['onnx_bytes']:,}", f"{r['onnx_ratio']:.2f}",
-                f"{r['onnx_gzip_bytes']:,}"]
+        line = [
+            f"{r['sparsity']:g}" if r["sparsity"] else "dense",
+            f"{r['params']:,}",
+            f"{r['macs']:,}",
+            f"{r['onnx_bytes']:,}",
+            f"{r['onnx_ratio']:.2f}",
+            f"{r['onnx_gzip_bytes']:,}",
+        ]
         for b in batches:
             line += [f"{r[f'latency_b{b}_ms']:.4f}", f"{r[f'latency_b{b}_ratio']:.2f}"]
         line += [_pct(r["top1_after_prune"]), _pct(r["top1_recovered"]), _pct(r["top1_onnx"])]

@@ -14,8 +14,13 @@ import numpy as np
 from edgeopt.runtimes.base import Session
 
 
-def interleaved_latency(sessions: dict[str, Session], inputs: list[np.ndarray],
-                        rounds: int = 200, warmup: int = 10, seed: int = 0) -> dict[str, dict]:
+def interleaved_latency(
+    sessions: dict[str, Session],
+    inputs: list[np.ndarray],
+    rounds: int = 200,
+    warmup: int = 10,
+    seed: int = 0,
+) -> dict[str, dict]:
     """Per session: median, p10, p90 (ms) and the raw samples, measured interleaved."""
     for sess in sessions.values():
         for _ in range(warmup):
@@ -32,6 +37,10 @@ def interleaved_latency(sessions: dict[str, Session], inputs: list[np.ndarray],
     out = {}
     for name, s in samples.items():
         a = np.asarray(s)
-        out[name] = {"median_ms": float(np.median(a)), "p10_ms": float(np.percentile(a, 10)),
-                     "p90_ms": float(np.percentile(a, 90)), "samples": [round(x, 4) for x in s]}
+        out[name] = {
+            "median_ms": float(np.median(a)),
+            "p10_ms": float(np.percentile(a, 10)),
+            "p90_ms": float(np.percentile(a, 90)),
+            "samples": [round(x, 4) for x in s],
+        }
     return out

@@ -13,9 +13,11 @@ from torch import nn
 
 from edgeopt.optimize.prune.structured import PRUNABLE
 
-CAVEAT = ("unstructured pruning only zeroes weights: dense runtimes (ONNX Runtime, OpenVINO, "
-          "LiteRT) keep the same file size and speed; only compressed storage shrinks. "
-          "Use structured pruning (the default) to make the model smaller and faster.")
+CAVEAT = (
+    "unstructured pruning only zeroes weights: dense runtimes (ONNX Runtime, OpenVINO, "
+    "LiteRT) keep the same file size and speed; only compressed storage shrinks. "
+    "Use structured pruning (the default) to make the model smaller and faster."
+)
 
 
 def unstructured_prune(model: nn.Module, cfg, ignore: list[nn.Module]) -> dict:
@@ -23,12 +25,16 @@ def unstructured_prune(model: nn.Module, cfg, ignore: list[nn.Module]) -> dict:
     from torch.nn.utils import prune
 
     ignored = {m for layer in ignore for m in layer.modules()}
-    params = [(m, "weight") for m in model.modules() if isinstance(m, PRUNABLE) and m not in ignored]
+    params = [
+        (m, "weight") for m in model.modules() if isinstance(m, PRUNABLE) and m not in ignored
+    ]
     if not params:
         from edgeopt.errors import UsageError
 
-        raise UsageError("the model has no prunable layers left after --ignore and the classifier",
-                         "drop some --ignore names")
+        raise UsageError(
+            "the model has no prunable layers left after --ignore and the classifier",
+            "drop some --ignore names",
+        )
     prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=cfg.sparsity)
     for m, name in params:
         prune.remove(m, name)
