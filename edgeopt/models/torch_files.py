@@ -24,10 +24,9 @@ def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pick
         try:
             ep = torch.export.load(str(path))
         except Exception as e:
-            raise UsageError(
-                f"cannot load torch.export program {path}: {e}", "save it with torch.export.save"
-            ) from e
-        module = ep.module()
+            raise UsageError(f"cannot load torch.export program {path}: {e}",
+                             "save it with torch.export.save") from e
+        module = exported_program_module(ep)
         example = _example_specs_from_program(ep)
     else:
         try:
@@ -95,3 +94,21 @@ def _example_specs_from_program(ep) -> list[TensorSpec]:
             shape.append(d if isinstance(d, int) else ("batch" if i == 0 else str(d)))
         specs.append(TensorSpec(node.name, shape, normalize_dtype(val.dtype)))
     return specs
+
+
+def exported_program_module(ep):
+    """`ep.module()` whose eval()/train() are no-ops instead of raising.
+
+    A torch.export program stays in the mode it was exported in (eval for ours), but its
+    GraphModule raises on .eval(), which every session, exporter and converter calls.
+    """
+    import types
+
+    module = ep.module()
+
+    def _frozen(self, mode: bool = True):
+        return self
+
+    module.train = types.MethodType(_frozen, module)
+    module.eval = types.MethodType(_frozen, module)
+    return module

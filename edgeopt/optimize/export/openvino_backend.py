@@ -64,14 +64,17 @@ def _from_torch(source, cfg: ExportConfig, notes: list[str]):
 
     example = torch_example(source, cfg.batch if cfg.static else EXPORT_BATCH)
     shapes = _partial_shapes(source, cfg, ov)
-    try:
-        with quiet():
-            model = ov.convert_model(source.module, example_input=example, input=shapes)
-        return model, "ov.convert_model(nn.Module)"
-    except Exception as e:
-        reason = first_line(e)
-        info(f"[edgeopt] direct OpenVINO conversion failed ({reason}); trying torch.export")
-        notes.append(f"direct conversion failed: {reason}")
+    # a .pt2 program's GraphModule traces with its example batch baked into reshapes:
+    # re-export it with torch.export (dynamic batch kept) instead of tracing it
+    if not isinstance(source.module, torch.fx.GraphModule):
+        try:
+            with quiet():
+                model = ov.convert_model(source.module, example_input=example, input=shapes)
+            return model, "ov.convert_model(nn.Module)"
+        except Exception as e:
+            reason = first_line(e)
+            info(f"[edgeopt] direct OpenVINO conversion failed ({reason}); trying torch.export")
+            notes.append(f"direct conversion failed: {reason}")
     from edgeopt.optimize.export.onnx_backend import _dynamic_shapes
 
     try:

@@ -1,0 +1,71 @@
+"""The typed configuration of one `optimize prune` run (doubles as a search space via `sweep`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from edgeopt.errors import UsageError
+
+ALLOCATIONS = ("uniform", "global")
+IMPORTANCES = ("magnitude", "taylor")
+DEFAULT_BUDGET_SWEEP = (0.25, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+@dataclass
+class PruneConfig:
+    sparsity: float = 0.5  # fraction of channels/units (structured) or weights (unstructured)
+    structured: bool = True
+    allocation: str = "uniform"  # uniform: same ratio per layer; global: ranked across layers
+    importance: str = "magnitude"  # magnitude (L2) or taylor (gradient x weight, a few batches)
+    ignore: list[str] = field(default_factory=list)  # module names left alone (+ the classifier)
+    finetune: str | None = None  # dataset spec for recovery (its TRAIN split)
+    epochs: int = 10
+    lr: float = 1e-3
+    distill: bool = False  # recovery also matches the unpruned model's soft outputs
+    accuracy_budget: float | None = None  # max top-1 drop, in percentage points
+    sweep: list[float] = field(default_factory=list)
+    data: str | None = None  # evaluation dataset (default: the model's own)
+    calib_batches: int = 4  # batches for the taylor importance
+    output: Path | None = None
+    force: bool = False
+
+    def validate(self) -> None:
+        for s in [self.sparsity, *self.sweep]:
+            if not 0.0 < s < 1.0:
+                raise UsageError(
+                    f"sparsity must be in (0, 1), got {s}",
+                    "pass e.g. --sparsity 0.5 (half of the channels removed)",
+                )
+        if self.allocation not in ALLOCATIONS:
+            raise UsageError(
+                f"unknown allocation {self.allocation!r}", f"use {' or '.join(ALLOCATIONS)}"
+            )
+        if self.importance not in IMPORTANCES:
+            raise UsageError(
+                f"unknown importance {self.importance!r}", f"use {' or '.join(IMPORTANCES)}"
+            )
+        if self.epochs < 0:
+            raise UsageError(
+                f"--epochs must be >= 0, got {self.epochs}", "pass a non-negative count"
+            )
+        if self.distill and not self.finetune:
+            raise UsageError(
+                "--distill needs --finetune DATA", "add --finetune sklearn:digits (for example)"
+            )
+        if self.accuracy_budget is not None and not 0 <= self.accuracy_budget < 100:
+            raise UsageError(
+                f"--accuracy-budget must be in [0, 100) points, got {self.accuracy_budget}",
+                "pass the allowed top-1 drop in points, e.g. 1.0",
+            )
+        if self.output is not None and Path(self.output).suffix != ".pt2":
+            raise UsageError(
+                f"output {self.output} does not end in .pt2",
+                "the pruned model is saved as a torch.export program: name it *.pt2",
+            )
+
+    def params(self) -> dict:
+        d = asdict(self)
+        d.pop("output")
+        d.pop("force")
+        return d
