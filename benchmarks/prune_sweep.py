@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, help="fine-tuning epochs (default per model)")
     ap.add_argument("--no-distill", action="store_true")
     ap.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate")
-    ap.add_argument("--rounds", type=int, default=300)
+    ap.add_argument("--seconds", type=float, default=6.0, help="interleaved timing per batch size")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, help="write all rows here")
     args = ap.parse_args()
@@ -50,7 +50,7 @@ def main() -> None:
             finetune=src.dataset, epochs=epochs, lr=args.lr, distill=not args.no_distill
         )
         t0 = time.perf_counter()
-        rows, results = run_sweep(src, cfg, grid, rounds=args.rounds, threads=args.threads)
+        rows, results = run_sweep(src, cfg, grid, seconds=args.seconds, threads=args.threads)
         print(
             f"\n## {name} (structured, magnitude, uniform; recovery: {epochs} epochs on the "
             f"train split{', distilled' if cfg.distill else ''}; {time.perf_counter() - t0:.0f}s)"

@@ -24,8 +24,9 @@ def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pick
         try:
             ep = torch.export.load(str(path))
         except Exception as e:
-            raise UsageError(f"cannot load torch.export program {path}: {e}",
-                             "save it with torch.export.save") from e
+            raise UsageError(
+                f"cannot load torch.export program {path}: {e}", "save it with torch.export.save"
+            ) from e
         module = exported_program_module(ep)
         example = _example_specs_from_program(ep)
     else:

@@ -23,7 +23,6 @@ from edgeopt.optimize.prune import (
     prune_once,
     top1,
 )
-from edgeopt.optimize.prune.timing import interleaved_latency
 from edgeopt.optimize.prune.unstructured import gzip_size
 from edgeopt.runtimes.base import SessionOptions
 
@@ -56,7 +55,7 @@ def run_sweep(
     cfg: PruneConfig,
     sparsities: list[float],
     calib: list | None = None,
-    rounds: int = 200,
+    seconds: float = 3.0,
     threads: int = 1,
     batches: tuple[int, ...] = LATENCY_BATCHES,
 ) -> tuple[list[dict], list[PruneResult]]:
@@ -85,7 +84,7 @@ def run_sweep(
         lat = {}
         for b in batches:
             with step(f"ONNX Runtime latency, batch {b}, {threads} thread(s), interleaved"):
-                lat[b] = interleaved_latency(sessions, timing_inputs(source, b, data), rounds)
+                lat[b] = _latency(sessions, timing_inputs(source, b, data), b, seconds)
         onnx_acc = {k: _onnx_top1(sess, source, data) for k, sess in sessions.items()}
         dense_size = files["dense"].stat().st_size
         for key, res in [("dense", None), *[(_key(r.sparsity), r) for r in results]]:
@@ -100,14 +99,35 @@ def run_sweep(
                 "onnx_gzip_bytes": gzip_size(files[key]),
             }
             for b in batches:
-                row[f"latency_b{b}_ms"] = lat[b][key]["median_ms"]
-                row[f"latency_b{b}_ratio"] = lat[b][key]["median_ms"] / lat[b]["dense"]["median_ms"]
+                row[f"latency_b{b}_ms"] = lat[b][key]["p50"]
+                row[f"latency_b{b}_ratio"] = lat[b][key]["ratio"]
+                row[f"latency_b{b}_ratio_ci"] = lat[b][key]["ratio_ci"]
             acc = {"before": dense_acc} if res is None else res.accuracy
             row["top1_after_prune"] = acc.get("after_prune", dense_acc)
             row["top1_recovered"] = acc.get("recovered")
             row["top1_onnx"] = onnx_acc[key]
             rows.append(row)
     return rows, results
+
+
+def _latency(sessions: dict, inputs: list, batch: int, seconds: float) -> dict[str, dict]:
+    """p50 of each model and its latency ratio to the dense one (first), measured interleaved
+    by the benchmark harness."""
+    from edgeopt.benchmarks.latency import compare_latency
+
+    keys = list(sessions)
+    res = compare_latency(
+        [sessions[k] for k in keys],
+        baseline=0,
+        arrays=[inputs] * len(keys),
+        max_time=seconds,
+        batch=batch,
+    )
+    out = {}
+    for k, r in zip(keys, res):
+        ratio = r["ratio"] or {"estimate": 1.0, "ci": [1.0, 1.0]}
+        out[k] = {"p50": r["summary"]["p50"], "ratio": ratio["estimate"], "ratio_ci": ratio["ci"]}
+    return out
 
 
 def _key(s: float) -> str:
