@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(VENV)/bin/optimize demo
+	$(VENV)/bin/optimize run
 
 test: setup
 	$(VENV)/bin/pytest -q

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from edgeopt.benchmarks import stats
-from tests.conftest import run_cli
+
+from .conftest import run_cli
 
 
 # --- statistics (deterministic, synthetic) ---------------------------------------------------

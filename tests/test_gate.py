@@ -14,7 +14,8 @@ import pytest
 from edgeopt.benchmarks.budgets import parse_budgets
 from edgeopt.benchmarks.gate import decide
 from edgeopt.errors import UsageError
-from tests.conftest import BIN, REPO, run_cli
+
+from .conftest import BIN, REPO, run_cli
 
 
 def test_decide_uses_whole_interval():

@@ -6,9 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli
 
 from edgeopt.data.datasets import fit_inputs, load_dataset
+
+from .conftest import run_cli
 
 # fine-tuning a tiny model on a busy 2-core machine: more threads only contend
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}

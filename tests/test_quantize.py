@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from .conftest import run_cli
 
 
 def test_cli_static_onnx_cnn(exported, tmp_path):

@@ -13,7 +13,8 @@ from edgeopt.errors import EdgeoptError, UsageError
 from edgeopt.models.builtin import BUILTINS
 from edgeopt.targets.base import CompileOptions
 from edgeopt.targets.registry import TARGETS, get_target, open_target_session
-from tests.conftest import run_cli
+
+from .conftest import run_cli
 
 MODELS = list(BUILTINS)
 

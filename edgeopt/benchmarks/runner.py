@@ -99,11 +99,24 @@ def _runtime_for(cfg: BenchConfig, path: Path) -> str | None:
 
 
 def _open(cfg: BenchConfig, path: Path):
-    from edgeopt.runtimes import SessionOptions, open_session
+    """Open an artifact as its target runs it (runtime, device, hints); options given override."""
+    import dataclasses
 
-    return open_session(
-        path, _runtime_for(cfg, path), SessionOptions(threads=cfg.threads, precision=cfg.precision)
-    )
+    from edgeopt.runtimes import SessionOptions, open_session
+    from edgeopt.targets.registry import target_of
+
+    runtime = _runtime_for(cfg, path)
+    options = SessionOptions(threads=cfg.threads, precision=cfg.precision)
+    target = target_of(path)
+    if target is not None:
+        t_runtime, t_opts = target.session_options(Artifact.load(path))
+        runtime = runtime or t_runtime
+        options = dataclasses.replace(
+            t_opts,
+            threads=cfg.threads or t_opts.threads,
+            precision=cfg.precision or t_opts.precision,
+        )
+    return open_session(path, runtime, options)
 
 
 def describe_session(session, artifact_precision: str | None = None) -> dict:

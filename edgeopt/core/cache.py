@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edgeopt import __version__
 from edgeopt.core.artifact import companion_files, sidecar_path
+from edgeopt.core.files import atomic_write_text
 
 
 def default_cache_dir() -> Path:
@@ -33,31 +34,38 @@ def cache_key(parent_id: str, step: str, params: dict) -> str:
 
 
 class ArtifactCache:
+    """Entries are folders named by key; `entry.json` (written last) names the main file."""
+
     def __init__(self, root: Path | None = None):
         self.root = Path(root) if root else default_cache_dir()
         self.hits = 0
         self.misses = 0
 
-    def get_or_build(self, key: str, filename: str, build: Callable[[Path], object]) -> Path:
-        """Return the cached file for `key`, building it with build(output_path) on a miss.
+    def lookup(self, key: str) -> Path | None:
+        marker = self.root / key / "entry.json"
+        if not marker.exists():
+            return None
+        path = self.root / key / json.loads(marker.read_text())["file"]
+        return path if path.exists() and sidecar_path(path).exists() else None
 
-        A cache entry counts only when its sidecar exists (written last by every step).
-        """
-        entry = self.root / key
-        path = entry / filename
-        if path.exists() and sidecar_path(path).exists():
+    def get_or_build(self, key: str, build: Callable[[Path], Path]) -> tuple[Path, bool]:
+        """(path, hit): the cached artifact for `key`, or build(entry_dir) -> path on a miss."""
+        found = self.lookup(key)
+        if found is not None:
             self.hits += 1
-            return path
+            return found, True
         self.misses += 1
+        entry = self.root / key
         if entry.exists():
             shutil.rmtree(entry)  # an incomplete entry from an interrupted run
-        entry.mkdir(parents=True, exist_ok=True)
+        entry.mkdir(parents=True)
         try:
-            build(path)
+            path = Path(build(entry))
+            atomic_write_text(entry / "entry.json", json.dumps({"file": path.name}) + "\n")
         except BaseException:
             shutil.rmtree(entry, ignore_errors=True)
             raise
-        return path
+        return path, False
 
 
 def place(path: Path, dest_dir: Path) -> Path:

@@ -140,14 +140,14 @@ def load_recipe(path: Path | None) -> Recipe:
     grids = doc.get("candidates")
     if not isinstance(grids, dict) or not grids:
         raise UsageError("recipe has no [candidates.TARGET] table", "add e.g. [candidates.cpu]")
-    from edgeopt.targets import target_names
+    from edgeopt.targets.registry import TARGETS
 
     candidates: dict[str, list[Candidate]] = {}
     for target, grid in grids.items():
-        if target not in target_names():
+        if target not in TARGETS:
             raise UsageError(
                 f"unknown target {target!r} in [candidates.{target}]",
-                f"valid targets: {', '.join(target_names())}",
+                f"valid targets: {', '.join(TARGETS)}",
             )
         _check_keys(grid, GRID_KEYS, f"[candidates.{target}]")
         if "format" not in grid:

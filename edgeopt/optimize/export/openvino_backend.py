@@ -21,6 +21,8 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
     notes: list[str] = []
     if source.is_torch:
         model, route = _from_torch(source, cfg, notes)
+        # torch.export programs convert with every dim dynamic: pin all but the dynamic ones
+        model.reshape(dict(zip(model.inputs, _partial_shapes(source, cfg, ov))))
     else:
         try:
             with quiet():

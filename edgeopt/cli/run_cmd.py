@@ -1,0 +1,72 @@
+"""`optimize run [RECIPE.toml]`: build, measure and choose candidates; the demo with no recipe."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from edgeopt.cli import main
+
+
+@main.command("run")
+@click.argument("recipe", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path),
+    help="Parent folder for the run folder (default: the recipe's, else runs/).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    help="Artifact cache (default: $EDGEOPT_CACHE or ~/.cache/edgeopt).",
+)
+@click.option("--max-time", type=float, help="Seconds of interleaved timing per target.")
+@click.option("--track", type=click.Choice(["mlflow"]), help="Also log every candidate to MLflow.")
+def run_cmd(recipe, out, cache_dir, max_time, track) -> None:
+    """Run RECIPE (default: the built-in demo on the digits CNN). Exit 0 when every target has a
+    candidate meeting its budgets, 1 when one has none, 2 for a bad recipe."""
+    from edgeopt.core.cache import ArtifactCache
+    from edgeopt.run.recipe import load_recipe
+    from edgeopt.run.report import write_run_reports
+    from edgeopt.run.runner import check_recipe_runnable, new_run_dir, run_recipe
+
+    rec = load_recipe(recipe)
+    check_recipe_runnable(rec)
+    if rec.budgets:
+        from edgeopt.benchmarks.budgets import budgets_from_dict
+
+        budgets_from_dict(rec.budgets, "recipe [budgets]")  # a bad budget fails before any work
+    tracker = None
+    if track == "mlflow":
+        from edgeopt.run.tracking import MlflowTracker
+
+        tracker = MlflowTracker(rec)
+    run_dir = new_run_dir(rec, out)
+    cache = ArtifactCache(Path(cache_dir) / "artifacts" if cache_dir else None)
+    click.echo(f"run folder: {run_dir}", err=True)
+    summary = run_recipe(rec, run_dir, cache, tracker, max_time)
+    reports = write_run_reports(summary, run_dir)
+    if tracker:
+        tracker.close(reports)
+    click.echo("")
+    for target, t in summary["targets"].items():
+        chosen = next((r for r in t["candidates"] if r["name"] == t["chosen"]), None)
+        if chosen:
+            m = chosen["metrics"]
+            click.echo(
+                f"{target}: {t['chosen']} ({chosen['file']})  p50 {m['p50_ms']:.4g} ms, top-1 "
+                f"{m['top1'] if m['top1'] is not None else '-'}, {m['size_bytes']} bytes "
+                f"({t['reason']})"
+            )
+        else:
+            click.echo(f"{target}: nothing chosen ({t['reason']})")
+    click.echo(f"\nreport: {reports['html']}\nsummary: {reports['markdown']}")
+    click.echo(
+        f"build {summary['timings_s']['build']} s, total {summary['timings_s']['total']} s; "
+        f"cache {summary['cache_stats']['hits']} hit(s), {summary['cache_stats']['misses']} built"
+    )
+    sys.exit(0 if summary["passed"] else 1)

@@ -1,0 +1,175 @@
+"""Building one candidate: prune -> export -> quantize -> compile, every step cached by content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeopt.core.cache import ArtifactCache, cache_key
+from edgeopt.core.files import sha256_file
+from edgeopt.core.spec import parse_input_spec
+from edgeopt.models.source import load_source
+from edgeopt.run.recipe import Candidate, Recipe
+
+QUANT_MODES = {"int8": None, "int8-static": "static", "int8-dynamic": "dynamic", "fp16": "fp16"}
+EXPORT_FORMAT = {"onnx": "onnx", "ort": "onnx", "openvino": "openvino", "tflite": "tflite"}
+
+
+@dataclass
+class Built:
+    """A candidate's final artifact and the steps that made it (with cache hits)."""
+
+    candidate: Candidate
+    path: Path | None = None
+    steps: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+
+def source_id(source) -> str:
+    """What identifies a source's content: file hash, built-in weights hash, or its reference."""
+    if source.path is not None:
+        return sha256_file(source.path)
+    if source.ref.startswith("builtin:"):
+        from edgeopt.models.builtin import get_builtin
+
+        return f"{source.ref}:{sha256_file(get_builtin(source.name).weights)}"
+    target = source.ref.split(" ")[0].rpartition(":")[0]
+    if target.endswith(".py") and Path(target).exists():
+        return f"{source.ref}:{sha256_file(target)}"
+    return source.ref
+
+
+class Builder:
+    def __init__(self, recipe: Recipe, cache: ArtifactCache):
+        self.recipe = recipe
+        self.cache = cache
+        specs = [parse_input_spec(s) for s in recipe.inputs] or None
+        self.source = load_source(recipe.model, specs)
+        self.source_id = source_id(self.source)
+        self.data = {
+            "evaluation": recipe.data.get("evaluation") or self.source.dataset,
+            "calibration": recipe.data.get("calibration") or self.source.dataset,
+            "training": recipe.data.get("training") or self.source.dataset,
+        }
+
+    def _step(self, built: Built, name: str, parent_id: str, params: dict, make) -> Path:
+        key = cache_key(parent_id, name, params)
+        path, hit = self.cache.get_or_build(key, make)
+        built.steps.append(
+            {
+                "step": name,
+                "params": params,
+                "cache": "hit" if hit else "built",
+                "key": key,
+                "file": path.name,
+            }
+        )
+        return path
+
+    def build(self, cand: Candidate) -> Built:
+        built = Built(cand)
+        source, parent_id = self.source, self.source_id
+        if cand.sparsity:
+            path = self._prune(built, cand.sparsity)
+            source, parent_id = load_source(str(path)), sha256_file(path)
+        path = self._export_step(built, source, parent_id, EXPORT_FORMAT[cand.format])
+        if cand.precision != "fp32" and cand.target != "gpu":  # gpu compile makes fp16 itself
+            mode = QUANT_MODES[cand.precision]
+            parent = path
+            path = self._step(
+                built,
+                "quantize",
+                sha256_file(parent),
+                {"mode": mode, "calib": self.data["calibration"]},
+                lambda d: self._quantize(parent, mode, d),
+            )
+        parent = path
+        path = self._step(
+            built,
+            "compile",
+            sha256_file(parent),
+            {"target": cand.target, "threads": cand.threads, "format": cand.format},
+            lambda d: self._compile(parent, cand, d),
+        )
+        built.path = path
+        return built
+
+    def build_plain(self, cand: Candidate) -> Built:
+        """The dense fp32 export alone: the baseline every candidate is compared with."""
+        built = Built(cand)
+        built.path = self._export_step(
+            built, self.source, self.source_id, EXPORT_FORMAT[cand.format]
+        )
+        return built
+
+    def _export_step(self, built: Built, source, parent_id: str, fmt: str) -> Path:
+        params = {"to": fmt, "data": self.data["evaluation"]}
+        return self._step(
+            built, "export", parent_id, params, lambda d: self._export(source, fmt, d)
+        )
+
+    def _prune(self, built: Built, sparsity: float) -> Path:
+        from edgeopt.optimize.prune import PruneConfig, prune_once, save_pruned
+
+        p = self.recipe.prune
+        cfg = PruneConfig(
+            sparsity=sparsity,
+            finetune=self.data["training"],
+            epochs=int(p.get("epochs", 8)),
+            distill=bool(p.get("distill", True)),
+            data=self.data["evaluation"],
+        )
+        cfg.validate()
+        params = {**cfg.params(), "sparsity": sparsity}
+
+        def make(d: Path) -> Path:
+            result = prune_once(self.source, cfg, sparsity)
+            out = d / f"{self.source.name}-pruned{round(sparsity * 100)}.pt2"
+            save_pruned(
+                self.source,
+                result,
+                cfg,
+                out,
+                {"accuracy": result.accuracy, "params": result.params, "macs": result.macs},
+            )
+            return out
+
+        return self._step(built, "prune", self.source_id, params, make)
+
+    def _export(self, source, fmt: str, d: Path) -> Path:
+        from edgeopt.optimize.export import SUFFIX, ExportConfig, export_model
+
+        out = d / f"{source.name}{SUFFIX[fmt]}"
+        export_model(source, ExportConfig(to=fmt, output=out, data=self.data["evaluation"]))
+        return out
+
+    def _quantize(self, parent: Path, mode: str | None, d: Path) -> Path:
+        from edgeopt.core.artifact import format_of
+        from edgeopt.optimize.quantize import (
+            BACKENDS,
+            QuantizeConfig,
+            choose_mode,
+            default_output,
+            quantize_artifact,
+        )
+
+        if mode is None:  # "int8": the mode the model's content calls for
+            mode, _ = choose_mode(format_of(parent), BACKENDS[format_of(parent)].op_counts(parent))
+        cfg = QuantizeConfig(
+            mode=mode,
+            calib=self.data["calibration"],
+            latency_seconds=0,
+            output=d / default_output(parent, mode).name,
+        )
+        return quantize_artifact(parent, cfg).path
+
+    def _compile(self, parent: Path, cand: Candidate, d: Path) -> Path:
+        from edgeopt.targets import CompileOptions
+        from edgeopt.targets.registry import get_target
+
+        arts = get_target(cand.target).compile(
+            parent, CompileOptions(output_dir=d, threads=cand.threads, data=self.data["evaluation"])
+        )
+        wanted = "ort" if cand.format == "ort" else None
+        pick = next((a for a in arts if wanted and a.format == wanted), arts[0])
+        return pick.path

@@ -1,0 +1,203 @@
+"""Run a recipe: build every candidate (cached), bench each target's candidates together, gate,
+choose, and write one run folder with everything in it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edgeopt.benchmarks.budgets import budgets_from_dict
+from edgeopt.core.cache import ArtifactCache, place
+from edgeopt.core.files import atomic_write_text
+from edgeopt.core.progress import info, step
+from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.run.build import Builder, Built
+from edgeopt.run.recipe import Recipe
+from edgeopt.run.select import choose, metrics_of, pareto_front, verdicts
+
+RUN_SCHEMA_VERSION = 1
+
+
+def new_run_dir(recipe: Recipe, out: Path | None) -> Path:
+    """A fresh folder per run (never reusing an old one, so no result is overwritten)."""
+    base = Path(out or recipe.output_dir or Path("runs"))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = base / f"{recipe.name}-{stamp}"
+    n = 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base / f"{recipe.name}-{stamp}-{n}"
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run_recipe(
+    recipe: Recipe, run_dir: Path, cache: ArtifactCache, tracker=None, max_time: float | None = None
+) -> dict:
+    t0 = time.perf_counter()
+    if recipe.path:
+        shutil.copy2(recipe.path, run_dir / "recipe.toml")
+    budgets = budgets_from_dict(recipe.budgets, "recipe [budgets]") if recipe.budgets else None
+    with step(f"load {recipe.model}"):
+        builder = Builder(recipe, cache)
+    summary: dict = {
+        "schema_version": RUN_SCHEMA_VERSION,
+        "created": datetime.now(UTC).isoformat(),
+        "recipe": {
+            "name": recipe.name,
+            "path": str(recipe.path),
+            "model": recipe.model,
+            "data": builder.data,
+        },
+        "run_dir": str(run_dir),
+        "cache": str(cache.root),
+        "targets": {},
+    }
+    build_s = 0.0
+    for target, cands in recipe.candidates.items():
+        tb = time.perf_counter()
+        built = [_build(builder, c, run_dir / "candidates" / target / c.name) for c in cands]
+        baseline = _build(builder, _baseline_for(cands), run_dir / "baseline" / target, plain=True)
+        build_s += time.perf_counter() - tb
+        summary["targets"][target] = _measure_target(
+            recipe, target, built, baseline, budgets, run_dir, max_time
+        )
+        if tracker:
+            tracker.log_target(target, summary["targets"][target])
+    summary["cache_stats"] = {"hits": cache.hits, "misses": cache.misses}
+    summary["timings_s"] = {"build": round(build_s, 2), "total": round(time.perf_counter() - t0, 2)}
+    summary["passed"] = all(t["chosen"] is not None for t in summary["targets"].values())
+    atomic_write_text(run_dir / "run.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return summary
+
+
+def _baseline_for(cands):
+    """The plain dense fp32 export of the first format: what every candidate is compared with."""
+    from edgeopt.run.recipe import Candidate
+
+    first = cands[0]
+    fmt = "onnx" if first.format == "ort" else first.format
+    return Candidate(first.target, fmt, "fp32", 0.0, None, first.threads)
+
+
+def _build(builder: Builder, cand, dest: Path, plain: bool = False) -> Built:
+    label = "baseline (plain export)" if plain else cand.name
+    try:
+        with step(f"build {cand.target}/{label}"):
+            built = builder.build_plain(cand) if plain else builder.build(cand)
+        built.path = place(built.path, dest)
+        hits = sum(s["cache"] == "hit" for s in built.steps)
+        info(f"[edgeopt]   {len(built.steps)} step(s), {hits} from the cache")
+    except EdgeoptError as e:
+        built = Built(cand, error=e.message)
+        info(f"[edgeopt]   {cand.name} could not be built: {e.message}")
+    return built
+
+
+def _measure_target(recipe, target, built, baseline, budgets, run_dir, max_time) -> dict:
+    from edgeopt.benchmarks.latency import LatencyConfig
+    from edgeopt.benchmarks.report import write_reports
+    from edgeopt.benchmarks.runner import BenchConfig, run_bench
+
+    ok = [b for b in built if b.path is not None]
+    out: dict = {"candidates": [], "chosen": None, "reason": "", "report": None}
+    if baseline.path is None:
+        out["reason"] = f"the baseline could not be built: {baseline.error}"
+        return out
+    bench = recipe.bench
+    cfg = BenchConfig(
+        artifacts=[str(b.path) for b in ok],
+        baseline=str(baseline.path),
+        data=recipe.data.get("evaluation"),
+        threads=bench.get("threads"),
+        latency=LatencyConfig(
+            max_time=float(max_time or bench.get("max_time", 5.0)),
+            min_samples=int(bench.get("min_samples", 50)),
+            ci_target=float(bench.get("rel_ci", 0.02)),
+        ),
+        budgets=budgets,
+        target=target,
+    )
+    info(
+        f"[edgeopt] {target}: benchmarking {len(ok)} candidate(s) against the baseline, interleaved"
+    )
+    results = run_bench(cfg)
+    if target == "arm":
+        results["warnings"].append(
+            "arm candidates were timed on this x86 host with the same runtime and kernels: "
+            "a ranking aid, not aarch64 device latency (optimize verify --target arm runs them "
+            "on aarch64 under emulation)"
+        )
+    reports = write_reports(results, run_dir / "reports" / target)
+    out["report"] = {k: str(v) for k, v in reports.items()}
+    v = verdicts(results)
+    by_path = {a["path"]: a for a in results["artifacts"]}
+    rows = []
+    for b in built:
+        a = by_path.get(str(b.path)) if b.path else None
+        name = a["name"] if a else b.candidate.name
+        rows.append(
+            {
+                "name": b.candidate.name,
+                "file": b.path.name if b.path else None,
+                "candidate": b.candidate.to_dict(),
+                "path": str(b.path) if b.path else None,
+                "steps": b.steps,
+                "metrics": metrics_of(a) if a else {},
+                "precision": (a or {}).get("precision"),
+                "verdict": v.get(
+                    name,
+                    {
+                        "passed": False,
+                        "failed": [],
+                        "decisions": [],
+                        "error": b.error or "not measured",
+                    },
+                ),
+            }
+        )
+    front = set(pareto_front([r for r in rows if r["metrics"]]))
+    for r in rows:
+        r["pareto"] = r["name"] in front
+    chosen, reason = choose(rows)
+    out.update(
+        candidates=rows,
+        chosen=chosen["name"] if chosen else None,
+        reason=reason,
+        baseline={"path": str(baseline.path), "steps": baseline.steps},
+        warnings=results.get("warnings", []),
+        machine=results.get("machine"),
+    )
+    if chosen:
+        from edgeopt.package.bundle import lineage
+
+        out["chosen_lineage"] = lineage(Path(chosen["path"]))
+    info(
+        f"[edgeopt] {target}: {'chose ' + chosen['name'] if chosen else 'nothing chosen'} "
+        f"({reason})"
+    )
+    return out
+
+
+def check_recipe_runnable(recipe: Recipe) -> None:
+    """Fail before any work when a target cannot take a candidate's format."""
+    from edgeopt.run.build import EXPORT_FORMAT
+    from edgeopt.targets.registry import get_target
+
+    for target, cands in recipe.candidates.items():
+        t = get_target(target)
+        for c in cands:
+            if c.format not in EXPORT_FORMAT:
+                raise UsageError(
+                    f"unknown format {c.format!r} in [candidates.{target}]",
+                    f"use one of: {', '.join(EXPORT_FORMAT)}",
+                )
+            fmt = EXPORT_FORMAT[c.format]
+            if fmt not in t.formats:
+                raise UsageError(
+                    f"target {target} cannot take {c.format} candidates",
+                    f"target {target} takes: {', '.join(t.formats)}",
+                )
