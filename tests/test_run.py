@@ -49,7 +49,7 @@ def test_chosen_artifacts_meet_the_budgets(two_runs):
     s = _summary(dirs[0])
     assert set(s["targets"]) == {"cpu", "arm"}
     assert len(s["targets"]["cpu"]["candidates"]) == 4
-    for target, t in s["targets"].items():
+    for t in s["targets"].values():
         rows = t["candidates"]
         passing = [r for r in rows if r["verdict"]["passed"]]
         if t["chosen"] is None:
