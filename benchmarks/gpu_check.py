@@ -43,8 +43,9 @@ def main() -> None:
 
     out_dir = Path(os.environ.get("OUT") or "edgeopt-out")
     out_dir.mkdir(parents=True, exist_ok=True)
-    work = out_dir / "gpu_work"
-    work.mkdir(exist_ok=True)
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="edgeopt-gpu-"))  # keep $OUT to the one JSON file
     res: dict = {
         "onnxruntime": ort.__version__,
         "providers": ort.get_available_providers(),
@@ -79,6 +80,17 @@ def main() -> None:
         except Exception as e:
             res[label] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
     res["cpu_fp32_accuracy"] = float((ref.argmax(1) == ds.labels).mean())
+    # edgeopt's own paths on a GPU: the target-aware session and `optimize verify`
+    try:
+        from edgeopt.targets.registry import open_target_session
+        from edgeopt.targets.verify import verify_path
+
+        sess = open_target_session(gpu.path)
+        res["edgeopt_session"] = {**sess.describe(), "outputs": sess.run([x_all[:4]])[0].shape}
+        v = verify_path(gpu.path, "gpu", 64)
+        res["edgeopt_verify"] = {"passed": v["passed"], "outputs": v["outputs"]}
+    except Exception as e:
+        res["edgeopt_paths_error"] = f"{type(e).__name__}: {e}"
     for batch in (1, 256):
         x = np.ascontiguousarray(np.resize(x_all, (batch, *x_all.shape[1:])))
         res[f"latency_batch{batch}"] = {"cpu_fp32": timer(lambda a: cpu.run(None, {name: a}), x)}

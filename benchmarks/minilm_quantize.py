@@ -63,6 +63,7 @@ def main() -> None:
     feeds = {k: enc[k].astype(np.int64) for k in names}
 
     with tempfile.TemporaryDirectory() as d:
+        os.chdir(d)  # ORT's transformer optimizer leaves uuid-named .data files in the cwd
         fp = Path(d) / "minilm.onnx"
         ex = tuple(torch.from_numpy(feeds[k][:2]) for k in names)
 

@@ -226,3 +226,23 @@ def random_inputs(specs: list[TensorSpec], batch: int, seed: int = 0) -> list[np
             hi = int(s.extra.get("max_value", 100))
             out.append(rng.integers(0, hi, shape).astype(dt))
     return out
+
+
+def sample_arrays(
+    specs: list[TensorSpec],
+    n: int,
+    dataset: str | None = None,
+    example: list[np.ndarray] | None = None,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], str]:
+    """`n` inputs for checks: the dataset's eval split when one is known, else example inputs,
+    else seeded random ones. Returns (arrays, description) so results say what was used."""
+    if dataset:
+        arrays = fit_inputs(load_dataset(dataset, "eval", samples=n), specs)
+        if len(arrays[0]) < n:  # a tiny dataset: repeat samples to fill the batch
+            arrays = [np.concatenate([a] * -(-n // len(a)))[:n] for a in arrays]
+        return arrays, f"{dataset} (eval split, {n} samples)"
+    if example is not None:
+        arrays = [np.concatenate([e] * -(-n // len(e)))[:n] if e.ndim else e for e in example]
+        return arrays, f"example inputs repeated to batch {n}"
+    return random_inputs(specs, n, seed), f"seeded random inputs (seed {seed}, batch {n})"

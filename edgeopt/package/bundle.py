@@ -11,15 +11,14 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
-from edgeopt.core.files import check_writable, sha256_file
+from edgeopt.core.files import check_writable, default_file_mode, sha256_file
 from edgeopt.core.progress import step
+from edgeopt.data.datasets import sample_arrays
 from edgeopt.errors import UsageError
-from edgeopt.optimize.export.common import sample_inputs
 from edgeopt.optimize.parity import Tolerance
 from edgeopt.runtimes import RUNTIMES_BY_FORMAT, open_session
 from edgeopt.runtimes.base import SessionOptions
@@ -176,12 +175,8 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
 
 def _samples(art: Artifact | None, session, n: int):
     """Real samples from the artifact's dataset when it names one, else seeded random inputs."""
-    src = SimpleNamespace(
-        inputs=art.inputs if art and art.inputs else session.inputs,
-        dataset=art.dataset if art else None,
-        example=None,
-    )
-    return sample_inputs(src, n)
+    specs = art.inputs if art and art.inputs else session.inputs
+    return sample_arrays(specs, n, art.dataset if art else None)
 
 
 def _io_specs(declared, runtime_specs) -> list[dict]:
@@ -220,6 +215,7 @@ def _write_tar(root: Path, manifest: dict, out: Path) -> None:
             for p in sorted(root.rglob("*")):
                 if p.is_file():
                     tar.add(p, arcname=str(p.relative_to(root)))
+        tmp.chmod(default_file_mode())
         tmp.replace(out)
     except BaseException:
         tmp.unlink(missing_ok=True)

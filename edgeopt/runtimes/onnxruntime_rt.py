@@ -41,6 +41,27 @@ class OnnxRuntimeSession(Session):
                 "check the file is a complete ONNX model (optimize inspect shows what it holds)",
             ) from e
         self.providers = self.sess.get_providers()
+        # ORT drops a provider whose libraries are missing (TensorRT, often) without failing
+        self.providers_missing = [
+            (p[0] if isinstance(p, tuple) else p)
+            for p in providers
+            if (p[0] if isinstance(p, tuple) else p) not in self.providers
+        ]
+        if self.options.device == "gpu" and not any(p in self.providers for p in GPU_PROVIDERS):
+            from edgeopt.errors import EdgeoptError
+
+            raise EdgeoptError(
+                f"no GPU execution provider took {path.name} (asked for "
+                f"{', '.join(self.providers_missing)}; running would silently use the CPU)",
+                "check the CUDA/cuDNN libraries that onnxruntime-gpu needs",
+            )
+        if self.providers_missing:
+            from edgeopt.core.progress import info
+
+            info(
+                f"[edgeopt] note: {', '.join(self.providers_missing)} not in effect for "
+                f"{path.name}; running on {', '.join(self.providers)}"
+            )
         self.inputs = [
             TensorSpec(i.name, list(i.shape), _ort_dtype(i.type)) for i in self.sess.get_inputs()
         ]
@@ -79,6 +100,8 @@ class OnnxRuntimeSession(Session):
     def describe(self) -> dict:
         d = super().describe()
         d["providers"] = self.providers
+        if self.providers_missing:
+            d["providers_missing"] = self.providers_missing
         return d
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
 from edgeopt.core.files import check_writable, publish, sha256_file, staging_dir
-from edgeopt.data.datasets import fit_inputs, load_dataset, random_inputs
+from edgeopt.data.datasets import fit_inputs, load_dataset, sample_arrays
 from edgeopt.errors import UsageError
 from edgeopt.optimize.parity import Tolerance, check_parity
 from edgeopt.runtimes import open_session
@@ -169,14 +169,13 @@ def write_outputs(outputs: list[Output], force: bool) -> list[Artifact]:
 
 
 def sample_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> tuple[list, str]:
-    """Real eval samples when the artifact knows its dataset, else seeded random ones."""
-    specs = specs or art.inputs
-    spec = data or art.dataset
-    if spec:
-        ds = load_dataset(spec, "eval", samples=n)
-        arrays = fit_inputs(ds, specs)
-        return arrays, f"{spec} (eval split, {len(arrays[0])} samples)"
-    return random_inputs(specs, n, 0), f"seeded random inputs (seed 0, batch {n})"
+    """Real eval samples when the artifact knows its dataset, else seeded random ones.
+
+    The sidecar's specs come first: a runtime may report per-sample dims as dynamic.
+    """
+    if art.inputs and (specs is None or len(art.inputs) == len(specs)):
+        specs = art.inputs
+    return sample_arrays(specs, n, data or art.dataset)
 
 
 def calibration_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> list:

@@ -11,31 +11,11 @@ from pathlib import Path
 
 from edgeopt.core.artifact import Artifact
 from edgeopt.core.progress import info, quiet, step
-from edgeopt.errors import ConversionError, UsageError
+from edgeopt.errors import UsageError
 from edgeopt.optimize.parity import summary_line
+from edgeopt.optimize.quantize.onnx_backend import to_fp16
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import CompileOptions, Output, Target, derived, output_path, parity
-
-
-def onnx_to_fp16(src: Path, dst: Path, keep_io_float32: bool = True) -> None:
-    """fp16 weights and compute, float32 inputs/outputs through Cast nodes.
-
-    Swap point: once edgeopt.optimize.quantize lands, `quantize_artifact(path,
-    QuantizeConfig(mode="fp16"))` can replace this; it uses ONNX Runtime's own converter.
-    """
-    import onnx
-    from onnxruntime.transformers.float16 import convert_float_to_float16
-
-    try:
-        with quiet():
-            model = onnx.load(str(src))
-            m16 = convert_float_to_float16(model, keep_io_types=keep_io_float32)
-            onnx.save(m16, str(dst))
-    except Exception as e:
-        raise ConversionError(
-            f"fp16 conversion of {src.name} failed: {str(e).splitlines()[0][:300]}",
-            "export the model in fp32 first",
-        ) from e
 
 
 def gpu_present() -> tuple[bool, str]:
@@ -112,7 +92,7 @@ class GpuTarget(Target):
             final = output_path(art, self.name, ".onnx", options)
             staged = tmp / final.name
             with step(f"gpu: fp16 conversion -> {final.name}"):
-                onnx_to_fp16(art.path, staged, keep_io_float32=not options.io_fp16)
+                to_fp16(art.path, staged, keep_io_float=not options.io_fp16)
             new = derived(
                 art,
                 staged,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.core.spec import TensorSpec
-from edgeopt.data.datasets import fit_inputs, load_dataset, random_inputs
+from edgeopt.data.datasets import sample_arrays
 
 EXPORT_BATCH = 2  # >1: a batch-1 example lets the dynamo exporter silently fix batch to 1
 
@@ -41,27 +41,8 @@ class ExportResult:
 
 
 def sample_inputs(source, batch: int, data: str | None = None, seed: int = 0):
-    """Real samples when a dataset is known (its eval split), else seeded random ones.
-
-    Returns (arrays, description) so results can say which inputs were used.
-    """
-    spec = data or source.dataset
-    if spec:
-        ds = load_dataset(spec, "eval", samples=batch)
-        arrays = fit_inputs(ds, source.inputs)
-        if len(arrays[0]) < batch:  # a tiny dataset: repeat samples to fill the batch
-            reps = -(-batch // len(arrays[0]))
-            arrays = [np.concatenate([a] * reps)[:batch] for a in arrays]
-        return arrays, f"{spec} (eval split, {batch} samples)"
-    if source.example is not None:
-        arrays = [
-            np.concatenate([e] * (-(-batch // len(e))))[:batch] if e.ndim else e
-            for e in source.example
-        ]
-        return arrays, f"factory example inputs repeated to batch {batch}"
-    return random_inputs(
-        source.inputs, batch, seed
-    ), f"seeded random inputs (seed {seed}, batch {batch})"
+    """Inputs for a source model: see data.datasets.sample_arrays."""
+    return sample_arrays(source.inputs, batch, data or source.dataset, source.example, seed)
 
 
 def torch_example(source, batch: int) -> tuple:

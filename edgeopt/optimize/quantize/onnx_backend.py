@@ -6,8 +6,6 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
-
 from edgeopt.core.progress import quiet
 from edgeopt.errors import ConversionError, UsageError
 from edgeopt.optimize.export.common import first_line
@@ -193,75 +191,30 @@ def _as_reader(reader: _Reader):
     return Reader()
 
 
-def _fp16(src: Path, dst: Path, cfg: QuantizeConfig) -> BackendResult:
-    """Float weights and compute to fp16; Cast nodes keep float32 inputs/outputs by default."""
+def to_fp16(src: Path, dst: Path, keep_io_float: bool = True) -> None:
+    """fp16 weights and compute with ONNX Runtime's converter (it keeps ops that lack fp16
+    kernels in float); Cast nodes keep float32 inputs/outputs unless asked otherwise.
+    Shared by `quantize --mode fp16` and the gpu target."""
     import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnxruntime.transformers.float16 import convert_float_to_float16
 
-    m = onnx.load(str(src))
-    g = m.graph
-    for init in g.initializer:
-        if init.data_type == TensorProto.FLOAT:
-            init.CopyFrom(
-                numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name)
-            )
-    for node in g.node:
-        if node.op_type == "Constant":
-            for a in node.attribute:
-                if a.name == "value" and a.t.data_type == TensorProto.FLOAT:
-                    a.t.CopyFrom(
-                        numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16))
-                    )
-        for a in node.attribute:  # Cast(to=float) inside the graph must now cast to fp16
-            if node.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
-                a.i = TensorProto.FLOAT16
-    float_io = cfg.keep_io_float
-    pre, post = [], []
-    for vi in g.input:
-        if vi.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        if float_io:
-            new = vi.name + "_fp16"
-            for node in g.node:
-                node.input[:] = [new if i == vi.name else i for i in node.input]
-            pre.append(
-                helper.make_node(
-                    "Cast", [vi.name], [new], to=TensorProto.FLOAT16, name=vi.name + "_to_fp16"
-                )
-            )
-        else:
-            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
-    for vo in g.output:
-        if vo.type.tensor_type.elem_type != TensorProto.FLOAT:
-            continue
-        if float_io:
-            old = vo.name + "_fp16"
-            for node in g.node:
-                node.output[:] = [old if o == vo.name else o for o in node.output]
-                node.input[:] = [old if i == vo.name else i for i in node.input]
-            post.append(
-                helper.make_node(
-                    "Cast", [old], [vo.name], to=TensorProto.FLOAT, name=vo.name + "_to_fp32"
-                )
-            )
-        else:
-            vo.type.tensor_type.elem_type = TensorProto.FLOAT16
-    nodes = [*pre, *g.node, *post]
-    del g.node[:]
-    g.node.extend(nodes)
-    for vi in g.value_info:
-        if vi.type.tensor_type.elem_type == TensorProto.FLOAT:
-            vi.type.tensor_type.elem_type = TensorProto.FLOAT16
     try:
-        onnx.checker.check_model(m)
-        onnx.save(m, str(dst))
+        with quiet():
+            m16 = convert_float_to_float16(onnx.load(str(src)), keep_io_types=keep_io_float)
+            onnx.checker.check_model(m16)
+            onnx.save(m16, str(dst))
     except Exception as e:
         raise ConversionError(
-            f"fp16 conversion produced an invalid model: {first_line(e)}",
-            "try --mode dynamic instead",
+            f"fp16 conversion of {src.name} failed: {first_line(e)}",
+            "export the model in fp32 first, or try --mode dynamic",
         ) from e
+
+
+def _fp16(src: Path, dst: Path, cfg: QuantizeConfig) -> BackendResult:
+    float_io = cfg.keep_io_float
+    to_fp16(src, dst, float_io)
     return BackendResult(
-        "initializers and constants cast to fp16"
+        "weights and compute in fp16 (ONNX Runtime's converter)"
         + (", Cast nodes keep float32 inputs/outputs" if float_io else ""),
         [],
         {"keep_io_float": float_io},
