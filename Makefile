@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.edgeopt-installed
 
-.PHONY: setup demo test test-all lint format
+.PHONY: setup sysdeps demo test test-all lint format
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,13 +13,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# qemu-user-static runs ARM artifacts on aarch64 in the tests (edgeopt calls
+# qemu-aarch64-static itself; binfmt is not needed). Installed only when missing.
+sysdeps:
+	@command -v qemu-aarch64-static >/dev/null 2>&1 || { \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
+	  $$SUDO apt-get update -q && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static; }
+
 demo: setup
 	$(VENV)/bin/optimize run
 
-test: setup
+test: setup sysdeps
 	$(VENV)/bin/pytest -q
 
-test-all: setup
+test-all: setup sysdeps
 	$(VENV)/bin/pytest -q -m ''
 
 lint: setup
