@@ -113,6 +113,12 @@ def budgets_from_dict(data: dict, path: str = "<budgets>") -> Budgets:
                 f"'targets.{name}' in {path} must be a table",
                 f"write [targets.{name}] followed by budget keys",
             )
+        from edgeopt.targets.registry import TARGETS
+
+        if name not in TARGETS:
+            raise UsageError(
+                f"unknown target [targets.{name}] in {path}", f"valid targets: {', '.join(TARGETS)}"
+            )
         b.targets[name] = _check_values(table, f"[targets.{name}]")
     if not b.all_keys():
         raise UsageError(

@@ -358,14 +358,21 @@ def run_bench(cfg: BenchConfig) -> dict:
     if stored_info:
         results["stored_baseline"] = stored_info
 
-    live = [e for e in entries if e.session is not None]
     runs = []
-    for e in live:
+    for e in [e for e in entries if e.session is not None]:
         batches = lat.inputs_for(e.session, e.arrays, cfg.batch)
         t0 = time.perf_counter()
-        e.session.run(batches[0])
+        try:
+            e.session.run(batches[0])
+        except Exception as ex:  # loads but cannot run: named, the others still measured
+            msg = ex.message if isinstance(ex, EdgeoptError) else f"{type(ex).__name__}: {ex}"
+            e.result["error"] = f"first inference failed: {msg.splitlines()[0][:300]}"
+            info(f"[edgeopt] {e.name}: {e.result['error']}")
+            e.session = None
+            continue
         e.result["first_inference_ms"] = (time.perf_counter() - t0) * 1000
         runs.append(lat.Timed(e.name, e.session, batches))
+    live = [e for e in entries if e.session is not None]
     base = next((k for k, e in enumerate(live) if e.role == "baseline"), None)
     if runs:
         if cfg.progress:

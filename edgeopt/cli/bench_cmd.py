@@ -119,7 +119,7 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
     from edgeopt.benchmarks.gate import describe_decision
     from edgeopt.benchmarks.latency import LatencyConfig
     from edgeopt.benchmarks.report import render_json, render_table, write_reports
-    from edgeopt.benchmarks.runner import BenchConfig, run_bench
+    from edgeopt.benchmarks.runner import BenchConfig, failed_artifacts, run_bench
     from edgeopt.cli.options import parse_positive
 
     for name in ("batch", "requests", "min_samples", "threads"):
@@ -179,7 +179,7 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
     if kw["report_dir"]:
         paths = write_reports(results, kw["report_dir"])
         click.echo(f"reports: {', '.join(str(p) for p in paths.values())}", err=True)
-    failed = [a for a in results["artifacts"] if a.get("error")]
+    failed = failed_artifacts(results)
     for a in failed:
         click.echo(f"error: {a['name']} failed to load: {a['error']}", err=True)
     gate = results.get("gate")

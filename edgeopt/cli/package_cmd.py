@@ -12,7 +12,7 @@ from edgeopt.cli.options import force_option
 
 @main.command("package")
 @click.argument("artifact", type=click.Path(path_type=Path))
-@click.option("--target", default="cpu", show_default=True, help="Target the bundle is for.")
+@click.option("--target", help="Target the bundle is for (default: the artifact's, else cpu).")
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), required=True, help="Bundle file (.tar.gz)."
 )
@@ -25,14 +25,21 @@ from edgeopt.cli.options import force_option
 )
 @click.option(
     "--results",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="A bench results JSON whose measured figures go into the manifest.",
 )
-@click.option("--recipe", type=click.Path(path_type=Path), help="The recipe that produced it.")
+@click.option(
+    "--recipe",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="The recipe that produced it.",
+)
 @force_option
 def package_cmd(artifact, target, output, samples, results, recipe, force) -> None:
     """Bundle ARTIFACT with a manifest, sample inputs, reference outputs and a runner script."""
+    from edgeopt.cli.options import parse_positive
     from edgeopt.package import PackageConfig, build_bundle
+
+    parse_positive("--samples", samples)
 
     out = build_bundle(
         artifact,

@@ -32,23 +32,19 @@ def run_cmd(recipe, out, cache_dir, max_time, track) -> None:
     from edgeopt.core.cache import ArtifactCache
     from edgeopt.run.recipe import load_recipe
     from edgeopt.run.report import write_run_reports
-    from edgeopt.run.runner import check_recipe_runnable, new_run_dir, run_recipe
+    from edgeopt.run.runner import new_run_dir, prepare, run_recipe
 
     rec = load_recipe(recipe)
-    check_recipe_runnable(rec)
-    if rec.budgets:
-        from edgeopt.benchmarks.budgets import budgets_from_dict
-
-        budgets_from_dict(rec.budgets, "recipe [budgets]")  # a bad budget fails before any work
+    cache = ArtifactCache(Path(cache_dir) / "artifacts" if cache_dir else None)
+    builder = prepare(rec, cache)  # a bad recipe fails here, before any folder exists
     tracker = None
     if track == "mlflow":
         from edgeopt.run.tracking import MlflowTracker
 
         tracker = MlflowTracker(rec)
     run_dir = new_run_dir(rec, out)
-    cache = ArtifactCache(Path(cache_dir) / "artifacts" if cache_dir else None)
     click.echo(f"run folder: {run_dir}", err=True)
-    summary = run_recipe(rec, run_dir, cache, tracker, max_time)
+    summary = run_recipe(builder, run_dir, tracker, max_time)
     reports = write_run_reports(summary, run_dir)
     if tracker:
         tracker.close(reports)

@@ -45,7 +45,10 @@ class ArtifactCache:
         marker = self.root / key / "entry.json"
         if not marker.exists():
             return None
-        path = self.root / key / json.loads(marker.read_text())["file"]
+        try:
+            path = self.root / key / json.loads(marker.read_text())["file"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return None  # a damaged entry is a miss: it is rebuilt
         return path if path.exists() and sidecar_path(path).exists() else None
 
     def get_or_build(self, key: str, build: Callable[[Path], Path]) -> tuple[Path, bool]:

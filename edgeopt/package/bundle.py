@@ -21,7 +21,7 @@ from edgeopt.data.datasets import sample_arrays
 from edgeopt.errors import UsageError
 from edgeopt.optimize.parity import Tolerance
 from edgeopt.runtimes import RUNTIMES_BY_FORMAT, open_session
-from edgeopt.runtimes.base import SessionOptions
+from edgeopt.runtimes.base import PARITY_OPTIONS
 
 MANIFEST_SCHEMA = 1
 RUNNER = Path(__file__).with_name("runner_template.py")
@@ -33,12 +33,21 @@ MIN_RUNTIME = {"onnxruntime": "1.16", "openvino": "2024.0", "litert": "1.0"}
 @dataclass
 class PackageConfig:
     output: Path
-    target: str = "cpu"
+    target: str | None = None  # default: the artifact's own target, else cpu
     samples: int = 8
     results: Path | None = None  # a bench results JSON whose figures go into the manifest
     recipe: Path | None = None
     force: bool = False
     extra_files: list[Path] = field(default_factory=list)
+
+
+def bundle_tolerance(precision: str) -> Tolerance:
+    """The same file run again (maybe on another CPU): int8 may round a step apart (as on arm)."""
+    from edgeopt.targets.verify import ARM_TOLERANCES
+
+    if precision in ARM_TOLERANCES:
+        return Tolerance(*ARM_TOLERANCES[precision])
+    return Tolerance.for_precision(precision)
 
 
 def lineage(path: Path, limit: int = 20) -> list[dict]:
@@ -108,9 +117,12 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
             f"package one of: {', '.join(RUNTIMES_BY_FORMAT)}",
         )
     art = Artifact.load(path)
+    from edgeopt.targets.registry import get_target
+
+    cfg.target = get_target(cfg.target or (art.target if art else None) or "cpu").name
     runtime = RUNTIMES_BY_FORMAT[fmt][0]
     with step(f"package {path.name} for {cfg.target}"):
-        session = open_session(path, runtime, SessionOptions(precision="f32"))
+        session = open_session(path, runtime, PARITY_OPTIONS)
         inputs, described = _samples(art, session, cfg.samples)
         outputs = session.run(inputs)
         in_specs = _io_specs(art.inputs if art else [], session.inputs)
@@ -118,7 +130,10 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
         files = [p for p in companion_files(path) if p.exists()]
         if sidecar_path(path).exists():
             files.append(sidecar_path(path))
-        tol = Tolerance.for_precision(art.precision if art else "fp32")
+        ops_config = ((art.extra if art else {}).get("required_operators") or {}).get("file")
+        if ops_config and (path.parent / ops_config).exists():
+            files.append(path.parent / ops_config)  # the op list a minimal ORT build needs
+        tol = bundle_tolerance(art.precision if art else "fp32")
         manifest = {
             "schema_version": MANIFEST_SCHEMA,
             "created": datetime.now(UTC).isoformat(),

@@ -26,9 +26,13 @@ def load(manifest):
     if runtime == "openvino":
         import openvino as ov
 
-        compiled = ov.Core().compile_model(str(model), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        core, cfg = ov.Core(), {"INFERENCE_PRECISION_HINT": "f32"}
+        if model.suffix == ".blob":  # a compiled blob: imported, not compiled again
+            compiled = core.import_model(model.read_bytes(), "CPU", cfg)
+        else:
+            compiled = core.compile_model(str(model), "CPU", cfg)
         req = compiled.create_infer_request()
-        return lambda xs: [np.array(v) for v in req.infer(list(xs)).values()]
+        return lambda xs: [np.array(req.infer(list(xs))[o]) for o in compiled.outputs]
     if runtime == "litert":
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -41,15 +45,20 @@ def load(manifest):
         def run(xs):
             details = {d["name"]: d for d in it.get_input_details()}
             out_details = {d["name"]: d for d in it.get_output_details()}
-            results = []
+            first = details[ins[0]["runtime_name"]]
+            batch = int(first["shape"][0]) if len(first["shape"]) else 1  # TFLite: fixed batch
             n = len(xs[0])
-            for i in range(n):  # the bundle's TFLite model has a fixed batch of 1
-                for spec, x in zip(ins, xs):
+            results = []
+            for i in range(0, n, batch):
+                part = [x[i : i + batch] for x in xs]
+                real = len(part[0])
+                part = [np.concatenate([p, np.repeat(p[-1:], batch - real, 0)]) for p in part]
+                for spec, v in zip(ins, part):
                     d = details[spec["runtime_name"]]
                     q = spec.get("extra", {})
-                    v = x[i : i + 1]
                     if q.get("scale"):
-                        v = np.round(v / q["scale"] + q["zero_point"])
+                        lim = np.iinfo(d["dtype"])
+                        v = np.clip(np.round(v / q["scale"] + q["zero_point"]), lim.min, lim.max)
                     it.set_tensor(d["index"], v.astype(d["dtype"]))
                 it.invoke()
                 row = []
@@ -59,7 +68,7 @@ def load(manifest):
                     q = spec.get("extra", {})
                     if q.get("scale"):
                         v = (v - q["zero_point"]) * q["scale"]
-                    row.append(v)
+                    row.append(v[:real])
                 results.append(row)
             return [np.concatenate([r[k] for r in results]) for k in range(len(outs))]
 

@@ -97,11 +97,18 @@ def verify_bundle(bundle: Path, device: str = "cpu") -> dict:
 
 
 def run_samples(root: Path, manifest: dict, device: str = "cpu") -> dict:
+    """Run the bundled samples where the target runs them: arm bundles on aarch64 under qemu."""
     model = manifest["model"]
-    with step(f"run {manifest['samples']['count']} samples on {model['runtime']}"):
+    arm = manifest.get("target") == "arm"
+    where = "aarch64 (qemu emulation)" if arm else model["runtime"]
+    with step(f"run {manifest['samples']['count']} samples on {where}"):
         sess = open_session(
             root / model["file"], model["runtime"], SessionOptions(precision="f32", device=device)
         )
+        if arm:
+            from edgeopt.targets.emulation import EmulatedArmSession
+
+            sess = EmulatedArmSession(root / model["file"], sess)
         ins = np.load(root / manifest["samples"]["inputs"])
         refs = np.load(root / manifest["samples"]["reference_outputs"])
         outputs = sess.run([ins[s["name"]] for s in manifest["inputs"]])

@@ -84,12 +84,20 @@ class Builder:
                 lambda d: self._quantize(parent, mode, d),
             )
         parent = path
+        threads = cand.threads or self.recipe.bench.get("threads")
+        params = {
+            "target": cand.target,
+            "threads": threads,
+            "format": cand.format,
+            "data": self.data["evaluation"],
+            "calib": self.data["calibration"],
+        }
         path = self._step(
             built,
             "compile",
             sha256_file(parent),
-            {"target": cand.target, "threads": cand.threads, "format": cand.format},
-            lambda d: self._compile(parent, cand, d),
+            params,
+            lambda d: self._compile(parent, cand, threads, d),
         )
         built.path = path
         return built
@@ -103,7 +111,7 @@ class Builder:
         return built
 
     def _export_step(self, built: Built, source, parent_id: str, fmt: str) -> Path:
-        params = {"to": fmt, "data": self.data["evaluation"]}
+        params = {"to": fmt, "data": self.data["evaluation"], "inputs": self.recipe.inputs}
         return self._step(
             built, "export", parent_id, params, lambda d: self._export(source, fmt, d)
         )
@@ -120,7 +128,7 @@ class Builder:
             data=self.data["evaluation"],
         )
         cfg.validate()
-        params = {**cfg.params(), "sparsity": sparsity}
+        params = {**cfg.params(), "sparsity": sparsity, "inputs": self.recipe.inputs}
 
         def make(d: Path) -> Path:
             result = prune_once(self.source, cfg, sparsity)
@@ -163,12 +171,12 @@ class Builder:
         )
         return quantize_artifact(parent, cfg).path
 
-    def _compile(self, parent: Path, cand: Candidate, d: Path) -> Path:
+    def _compile(self, parent: Path, cand: Candidate, threads: int | None, d: Path) -> Path:
         from edgeopt.targets import CompileOptions
         from edgeopt.targets.registry import get_target
 
         arts = get_target(cand.target).compile(
-            parent, CompileOptions(output_dir=d, threads=cand.threads, data=self.data["evaluation"])
+            parent, CompileOptions(output_dir=d, threads=threads, data=self.data["evaluation"])
         )
         wanted = "ort" if cand.format == "ort" else None
         pick = next((a for a in arts if wanted and a.format == wanted), arts[0])

@@ -41,7 +41,7 @@ SECTION_KEYS = {
     "bench": {"max_time", "min_samples", "threads", "rel_ci"},
     "output": {"dir"},
 }
-GRID_KEYS = {"format", "precision", "sparsity", "runtime", "threads"}
+GRID_KEYS = {"format", "precision", "sparsity", "threads"}
 PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic", "int8-static")
 
 DEMO_RECIPE = Path(__file__).with_name("demo_recipe.toml")
@@ -117,9 +117,9 @@ def _list(value, key: str, where: str) -> list:
 def load_recipe(path: Path | None) -> Recipe:
     """Parse and validate a recipe; None loads the built-in demo recipe."""
     path = Path(path) if path else DEMO_RECIPE
-    if not path.exists():
+    if not path.is_file():
         raise UsageError(
-            f"recipe not found: {path}", "check the path, or run without one for the demo"
+            f"recipe not found: {path}", "give a recipe .toml file, or run without one for the demo"
         )
     text = path.read_text()
     try:
@@ -158,7 +158,6 @@ def load_recipe(path: Path | None) -> Recipe:
                 ("format", None),
                 ("precision", "fp32"),
                 ("sparsity", 0.0),
-                ("runtime", None),
                 ("threads", None),
             )
         }
@@ -175,8 +174,8 @@ def load_recipe(path: Path | None) -> Recipe:
                     "use 0 for the dense model, e.g. [0.0, 0.5]",
                 )
         candidates[target] = [
-            Candidate(target, f, p, float(s), r, t)
-            for f, p, s, r, t in itertools.product(*values.values())
+            Candidate(target, f, p, float(s), None, t)
+            for f, p, s, t in itertools.product(*values.values())
         ]
     out = doc.get("output", {}).get("dir")
     return Recipe(

@@ -34,15 +34,23 @@ def new_run_dir(recipe: Recipe, out: Path | None) -> Path:
     return run_dir
 
 
+def prepare(recipe: Recipe, cache: ArtifactCache) -> Builder:
+    """Everything that can fail on a bad recipe, before any folder or tracking run exists."""
+    check_recipe_runnable(recipe)
+    if recipe.budgets:
+        budgets_from_dict(recipe.budgets, "recipe [budgets]")
+    with step(f"load {recipe.model}"):
+        return Builder(recipe, cache)
+
+
 def run_recipe(
-    recipe: Recipe, run_dir: Path, cache: ArtifactCache, tracker=None, max_time: float | None = None
+    builder: Builder, run_dir: Path, tracker=None, max_time: float | None = None
 ) -> dict:
     t0 = time.perf_counter()
+    recipe, cache = builder.recipe, builder.cache
     if recipe.path:
         shutil.copy2(recipe.path, run_dir / "recipe.toml")
     budgets = budgets_from_dict(recipe.budgets, "recipe [budgets]") if recipe.budgets else None
-    with step(f"load {recipe.model}"):
-        builder = Builder(recipe, cache)
     summary: dict = {
         "schema_version": RUN_SCHEMA_VERSION,
         "created": datetime.now(UTC).isoformat(),
@@ -91,8 +99,9 @@ def _build(builder: Builder, cand, dest: Path, plain: bool = False) -> Built:
         built.path = place(built.path, dest)
         hits = sum(s["cache"] == "hit" for s in built.steps)
         info(f"[edgeopt]   {len(built.steps)} step(s), {hits} from the cache")
-    except EdgeoptError as e:
-        built = Built(cand, error=e.message)
+    except Exception as e:  # one candidate's failure is recorded; the others go on
+        msg = e.message if isinstance(e, EdgeoptError) else f"{type(e).__name__}: {e}"
+        built = Built(cand, error=msg.splitlines()[0][:300])
         info(f"[edgeopt]   {cand.name} could not be built: {e.message}")
     return built
 
@@ -112,7 +121,7 @@ def _measure_target(recipe, target, built, baseline, budgets, run_dir, max_time)
         artifacts=[str(b.path) for b in ok],
         baseline=str(baseline.path),
         data=recipe.data.get("evaluation"),
-        threads=bench.get("threads"),
+        threads=None,  # each compiled candidate carries its own thread count
         latency=LatencyConfig(
             max_time=float(max_time or bench.get("max_time", 5.0)),
             min_samples=int(bench.get("min_samples", 50)),
@@ -194,6 +203,11 @@ def check_recipe_runnable(recipe: Recipe) -> None:
                 raise UsageError(
                     f"unknown format {c.format!r} in [candidates.{target}]",
                     f"use one of: {', '.join(EXPORT_FORMAT)}",
+                )
+            if target == "gpu" and c.precision != "fp16":
+                raise UsageError(
+                    f"gpu candidates are fp16, not {c.precision}",
+                    'set precision = ["fp16"] in [candidates.gpu]',
                 )
             fmt = EXPORT_FORMAT[c.format]
             if fmt not in t.formats:

@@ -21,6 +21,10 @@ class SessionOptions:
     hint: str | None = None  # OpenVINO PERFORMANCE_HINT (latency | throughput); default latency
 
 
+# for parity and accuracy checks: OpenVINO would otherwise run bf16 on CPUs that have it
+PARITY_OPTIONS = SessionOptions(precision="f32")
+
+
 class Session(ABC):
     """A loaded model ready to run: `run(list of arrays in input order) -> list of outputs`."""
 

@@ -14,9 +14,7 @@ from edgeopt.data.datasets import fit_inputs, load_dataset, sample_arrays
 from edgeopt.errors import UsageError
 from edgeopt.optimize.parity import Tolerance, check_parity
 from edgeopt.runtimes import open_session
-from edgeopt.runtimes.base import SessionOptions
-
-PARITY_OPTIONS = SessionOptions(precision="f32")  # OpenVINO would otherwise run bf16 here
+from edgeopt.runtimes.base import PARITY_OPTIONS, SessionOptions
 
 
 @dataclass

@@ -13,13 +13,12 @@ from edgeopt.optimize.export import onnx_backend, openvino_backend, tflite_backe
 from edgeopt.optimize.export.common import EXPORT_BATCH, ExportConfig, ExportResult, sample_inputs
 from edgeopt.optimize.parity import Tolerance, check_parity, summary_line
 from edgeopt.runtimes import open_session, open_source_session
-from edgeopt.runtimes.base import SessionOptions
+from edgeopt.runtimes.base import PARITY_OPTIONS
 
 BACKENDS = {"onnx": onnx_backend, "openvino": openvino_backend, "tflite": tflite_backend}
 SUFFIX = {"onnx": ".onnx", "openvino": ".xml", "tflite": ".tflite"}
 
 # parity runs OpenVINO in f32: this CPU would otherwise run bf16 and blur the comparison
-PARITY_OPTIONS = SessionOptions(precision="f32")
 
 
 def default_output(source, to: str, out_dir: Path = Path("edgeopt-out")) -> Path:

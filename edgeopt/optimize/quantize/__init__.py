@@ -31,7 +31,7 @@ from edgeopt.optimize.quantize.common import (
 )
 from edgeopt.optimize.quantize.timing import quick_latency_ratio
 from edgeopt.runtimes import open_session
-from edgeopt.runtimes.base import SessionOptions
+from edgeopt.runtimes.base import PARITY_OPTIONS, SessionOptions
 
 BACKENDS = {"onnx": onnx_backend, "openvino": openvino_backend, "tflite": tflite_backend}
 TAGS = {
@@ -41,7 +41,7 @@ TAGS = {
     "weight-only": "int8-weights",
 }
 # accuracy runs OpenVINO in f32 (this CPU defaults to bf16, which would blur the comparison)
-EVAL_OPTIONS = SessionOptions(precision="f32")
+EVAL_OPTIONS = PARITY_OPTIONS
 LATENCY_OPTIONS = SessionOptions(threads=1)
 EVAL_LIMIT = 1000  # evaluation samples at most
 DIAG_SAMPLES = 32
@@ -305,7 +305,7 @@ def _child_artifact(
         precision="fp16" if cfg.mode == "fp16" else "int8",
         inputs=parent.inputs,
         outputs=parent.outputs,
-        parent={"path": str(path), "sha256": sha256_file(path), "step": parent.step},
+        parent={"path": str(path.resolve()), "sha256": sha256_file(path), "step": parent.step},
         step="quantize",
         params={
             **cfg.params(),
