@@ -168,3 +168,23 @@ def test_no_verify_is_recorded(tmp_path):
     )
     assert art.parity is None and art.params["verified"] is False
     assert "not verified" in " ".join(Artifact.load(out).notes)
+
+
+def test_hugging_face_text_model_to_all_formats(tmp_path):
+    """A transformers BERT (tiny config) with int64 ids and a mask, dynamic batch and sequence."""
+    from pathlib import Path
+
+    ref = f"{Path(__file__).parent / 'models' / 'bad_factories.py'}:tiny_bert"
+    specs = ["--input", "input_ids:batchxseq:int64", "--input", "attention_mask:batchxseq:int64"]
+    for fmt, suffix in (("onnx", ".onnx"), ("openvino", ".xml"), ("tflite", ".tflite")):
+        out = tmp_path / f"bert{suffix}"
+        r = run_cli("export", ref, *specs, "--to", fmt, "-o", out)
+        assert r.returncode == 0, r.stderr
+        art = Artifact.load(out)
+        assert art.parity["passed"] and len(art.parity["outputs"]) == 2
+        if fmt == "tflite":  # fixed shapes, recorded as such
+            assert art.inputs[0].shape == [1, 16]
+    sess = open_session(tmp_path / "bert.onnx")
+    ids = np.random.default_rng(0).integers(0, 100, (3, 40))
+    out = sess.run([ids, np.ones_like(ids)])
+    assert out[0].shape == (3, 40, 32)  # another batch and sequence length than exported

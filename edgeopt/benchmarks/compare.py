@@ -11,6 +11,13 @@ def compare_outputs(ref: np.ndarray, got: np.ndarray) -> dict:
     got = np.asarray(got, dtype=np.float64)
     if ref.shape != got.shape:
         return {"shape_mismatch": [list(ref.shape), list(got.shape)]}
+    # inf/NaN in the same places on both sides agree; anywhere else they are a mismatch
+    bad_r, bad_g = ~np.isfinite(ref), ~np.isfinite(got)
+    same = bad_r & bad_g & ((ref == got) | (np.isnan(ref) & np.isnan(got)))
+    nonfinite_mismatch = int((bad_r | bad_g).sum() - same.sum())
+    finite = ~(bad_r | bad_g)
+    if not finite.all():
+        ref, got = np.where(finite, ref, 0.0), np.where(finite, got, 0.0)
     diff = np.abs(ref - got)
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0
     out = {
@@ -20,6 +27,8 @@ def compare_outputs(ref: np.ndarray, got: np.ndarray) -> dict:
         "ref_scale": scale,
         "cosine": cosine(ref, got),
     }
+    if nonfinite_mismatch:
+        out["nonfinite_mismatch"] = nonfinite_mismatch
     if is_classifier_output(ref):
         out["top1_agreement"] = float((ref.argmax(-1) == got.argmax(-1)).mean())
     return out

@@ -10,6 +10,7 @@ import numpy as np
 from edgeopt.errors import UsageError
 
 Dim = int | str  # an int, or a symbolic name such as "batch"
+UNKNOWN_DIM = 16  # what a dynamic non-batch dim becomes in generated inputs
 
 _DTYPES = {
     "float32": np.float32,
@@ -72,7 +73,8 @@ class TensorSpec:
     def concrete(self, batch: int = 1, **dims: int) -> tuple[int, ...]:
         """A concrete shape: `batch` for symbolic dim 0 and dims named `batch`, `dims[name]` else.
 
-        Any other unknown dim becomes 1, so random inputs can still be made for inspection.
+        Any other unknown dim (a sequence length, say) becomes UNKNOWN_DIM, the same for every
+        input, so that inputs sharing a dim still agree.
         """
         out = []
         for i, d in enumerate(self.shape):
@@ -83,7 +85,7 @@ class TensorSpec:
             elif d == "batch" or i == 0:
                 out.append(batch)
             else:
-                out.append(1)
+                out.append(UNKNOWN_DIM)
         return tuple(out)
 
     def with_batch(self, batch: Dim) -> TensorSpec:

@@ -223,9 +223,21 @@ def random_inputs(specs: list[TensorSpec], batch: int, seed: int = 0) -> list[np
         elif dt == np.bool_:
             out.append(rng.integers(0, 2, shape).astype(bool))
         else:
-            hi = int(s.extra.get("max_value", 100))
-            out.append(rng.integers(0, hi, shape).astype(dt))
+            out.append(
+                _integer_input(s.name.lower(), shape, dt, rng, int(s.extra.get("max_value", 100)))
+            )
     return out
+
+
+def _integer_input(name: str, shape: tuple, dt, rng, hi: int) -> np.ndarray:
+    """Integer inputs as text models expect them: masks of ones, zero token types, positions."""
+    if "mask" in name:
+        return np.ones(shape, dt)
+    if "type" in name or "segment" in name:
+        return np.zeros(shape, dt)
+    if "position" in name and len(shape) >= 2:
+        return np.broadcast_to(np.arange(shape[-1], dtype=dt), shape).copy()
+    return rng.integers(0, hi, shape).astype(dt)
 
 
 def sample_arrays(

@@ -31,7 +31,7 @@ class Tolerance:
 
     def allows(self, stats: dict) -> bool:
         """Within tolerance when max |a-b| <= atol + rtol * max |ref|."""
-        if "shape_mismatch" in stats:
+        if "shape_mismatch" in stats or stats.get("nonfinite_mismatch"):
             return False
         return stats["max_abs"] <= self.atol + self.rtol * stats["ref_scale"]
 
@@ -79,6 +79,8 @@ def check_parity(
         name, s = failures[0]
         if "shape_mismatch" in s:
             detail = f"shape {s['shape_mismatch'][1]} instead of {s['shape_mismatch'][0]}"
+        elif s.get("nonfinite_mismatch"):
+            detail = f"{s['nonfinite_mismatch']} value(s) are inf/NaN on one side only"
         else:
             limit = tolerance.atol + tolerance.rtol * s["ref_scale"]
             detail = (

@@ -31,3 +31,19 @@ def small_cnn():
         nn.Linear(8, 5),
     )
     return m.eval(), (torch.randn(2, 3, 16, 16),)
+
+
+def tiny_bert():
+    """A Hugging Face BERT (random weights, tiny config): a real text-model architecture."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    return BertModel(cfg).eval()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeopt.core.progress import quiet
+from edgeopt.core.spec import TensorSpec
 from edgeopt.errors import ConversionError, EdgeoptError, UsageError
 from edgeopt.optimize.export.common import ExportConfig, ExportResult, first_line, torch_example
 
@@ -43,7 +44,8 @@ def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
             "the model may use an op LiteRT cannot express; try --to onnx"
             + (f"\n{cap.tail(5)}" if cap.text else ""),
         ) from e
-    specs = [s.with_batch(cfg.batch) for s in source.inputs]
+    # TFLite fixes every dim at the example's size (batch, and any sequence length)
+    specs = [TensorSpec(s.name, list(t.shape), s.dtype) for s, t in zip(source.inputs, example)]
     return ExportResult(
         "litert-torch",
         [f"fixed batch {cfg.batch} (TFLite); the runtime resizes or runs in chunks"],
