@@ -116,7 +116,7 @@ def _load_raw(spec: str) -> Dataset:
     if not rest:
         raise UsageError(
             f"malformed dataset spec {spec!r}",
-            "use sklearn:digits, npz:path.npz or py:path.py:function",
+            "use sklearn:digits, npz:path.npz, py:path.py:function, images:DIR or skimage:photos",
         )
     if kind == "sklearn":
         return _sklearn(rest)
@@ -124,6 +124,10 @@ def _load_raw(spec: str) -> Dataset:
         return _npz(Path(rest))
     if kind == "py":
         return _py(rest)
+    if kind in ("images", "skimage"):
+        from edgeopt.data import images
+
+        return images.load_folder(rest) if kind == "images" else images.load_skimage(rest)
     raise UsageError(
         f"unknown dataset kind {kind!r} in {spec!r}", "use sklearn:, npz: or py: datasets"
     )
@@ -196,6 +200,7 @@ def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
     out = []
     for arr, spec in zip(ds.inputs, specs):
         per_sample = spec.shape[1:]
+        arr = _channels_first(arr, per_sample)
         if all(isinstance(d, int) for d in per_sample):
             want = int(np.prod(per_sample)) if per_sample else 1
             have = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
@@ -204,11 +209,26 @@ def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
                     f"dataset {ds.spec} samples have shape {tuple(arr.shape[1:])} "
                     f"({have} values) but input {spec.name} expects {tuple(per_sample)} "
                     f"({want} values)",
-                    "use a dataset that matches the model's input, or check --input",
+                    "resize images with ?size=HxW (images:, skimage:)"
+                    if ds.spec.startswith(("images:", "skimage:"))
+                    else "use a dataset that matches the model's input, or check --input",
                 )
             arr = arr.reshape((len(arr), *per_sample))
         out.append(np.ascontiguousarray(arr.astype(numpy_dtype(spec.dtype), copy=False)))
     return out
+
+
+def _channels_first(arr: np.ndarray, per_sample: list) -> np.ndarray:
+    """Images come as [N, H, W, C]; a model that wants [C, H, W] gets them transposed, never
+    reshaped (a reshape would keep the element count and scramble every pixel)."""
+    if arr.ndim != 4 or len(per_sample) != 3 or tuple(per_sample) == arr.shape[1:]:
+        return arr
+    c = arr.shape[-1]
+    if per_sample[0] == c and all(
+        d == s or not isinstance(d, int) for d, s in zip(per_sample[1:], arr.shape[1:3])
+    ):
+        return arr.transpose(0, 3, 1, 2)
+    return arr
 
 
 def random_inputs(specs: list[TensorSpec], batch: int, seed: int = 0) -> list[np.ndarray]:
