@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .conftest import run_cli
@@ -189,3 +190,40 @@ def test_accuracy_budget_keeps_outlier_layer_float(tmp_path):
             ),
         )
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_tflite_full_int8_float_io_by_default_and_int8_io_on_request(exported, tmp_path):
+    """Full int8 keeps float32 I/O (fed like the parent) unless --int8-io asks for int8 tensors,
+    whose scale and zero point the metadata then records."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgeopt.core.artifact import Artifact
+
+    src = exported("digits-cnn", "tflite")
+    for flag, dtype in (("", np.float32), ("--int8-io", np.int8)):
+        out = tmp_path / f"q{flag}.tflite"
+        r = run_cli(
+            "quantize",
+            src,
+            "--mode",
+            "static",
+            *([flag] if flag else []),
+            "-o",
+            out,
+            "--latency-seconds",
+            "0",
+        )
+        assert r.returncode == 0, r.stderr
+        it = Interpreter(model_path=str(out))
+        assert it.get_input_details()[0]["dtype"] == dtype
+        assert it.get_output_details()[0]["dtype"] == dtype
+        art = Artifact.load(out)
+        assert art.extra["accuracy"]["drop"] <= 0.01
+        if flag:
+            q = art.inputs[0].extra
+            assert (
+                art.inputs[0].dtype == "int8" and q["scale"] > 0 and -128 <= q["zero_point"] < 128
+            )
+            assert art.outputs[0].extra["scale"] > 0
+        else:
+            assert art.inputs[0].dtype == "float32" and not art.inputs[0].extra

@@ -214,8 +214,14 @@ def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
                     else "use a dataset that matches the model's input, or check --input",
                 )
             arr = arr.reshape((len(arr), *per_sample))
-        out.append(np.ascontiguousarray(arr.astype(numpy_dtype(spec.dtype), copy=False)))
+        out.append(np.ascontiguousarray(arr.astype(caller_dtype(spec), copy=False)))
     return out
+
+
+def caller_dtype(spec: TensorSpec):
+    """What callers feed: real values (float32) for a quantized int8 input, which the runtime
+    adapter quantizes with the recorded scale and zero point; else the spec's own dtype."""
+    return np.float32 if spec.extra.get("scale") else numpy_dtype(spec.dtype)
 
 
 def _channels_first(arr: np.ndarray, per_sample: list) -> np.ndarray:
@@ -237,7 +243,7 @@ def random_inputs(specs: list[TensorSpec], batch: int, seed: int = 0) -> list[np
     out = []
     for s in specs:
         shape = s.concrete(batch=batch)
-        dt = numpy_dtype(s.dtype)
+        dt = caller_dtype(s)
         if np.issubdtype(dt, np.floating):
             out.append(rng.standard_normal(shape).astype(dt))
         elif dt == np.bool_:

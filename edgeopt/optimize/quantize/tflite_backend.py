@@ -109,10 +109,10 @@ def quantize(
             "TFLite quantization needs ai-edge-quantizer, which is not installed",
             "install the extra: pip install 'edgeopt[tflite]'",
         ) from e
-    if cfg.int8_io:
+    if cfg.int8_io and cfg.mode != "static":
         raise UsageError(
-            "--int8-io is not supported by the ai-edge-quantizer route yet",
-            "quantize without --int8-io (inputs/outputs stay float32 around int8 compute)",
+            f"--int8-io needs full int8 (--mode static), not --mode {cfg.mode}",
+            "add --mode static, or leave --int8-io out",
         )
     if cfg.exclude:
         known = set(quantizable_layers(src))
@@ -144,13 +144,25 @@ def quantize(
         raise ConversionError(
             f"ai-edge-quantizer {cfg.mode} failed: {first_line(e)}", "try another --mode"
         ) from e
+    io = None
+    if cfg.mode == "static":
+        from edgeopt.optimize.quantize.tflite_io import add_float_io, io_quantization
+
+        if cfg.int8_io:
+            io = io_quantization(dst)  # recorded in the sidecar: callers (de)quantize
+        else:
+            add_float_io(dst, dst)
     routes = {
         "dynamic": "dynamic-range int8 (int8 weights, int8 compute at run time)",
         "weight-only": "int8 weights dequantized to float",
         "fp16": "fp16 weights",
         "static": "full int8 (int8 weights and activations; float32 inputs/outputs)",
     }
-    return BackendResult(f"ai-edge-quantizer: {routes[cfg.mode]}", [], {"recipe": recipe})
+    route = routes[cfg.mode]
+    if cfg.int8_io:
+        route = route.replace("float32 inputs/outputs", "int8 inputs/outputs")
+    params = {"recipe": recipe, **({"int8_io": io} if io else {})}
+    return BackendResult(f"ai-edge-quantizer: {route}", [], params)
 
 
 def _calib_feed(src: Path, calib: CalibData) -> dict:
