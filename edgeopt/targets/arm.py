@@ -166,6 +166,11 @@ class ArmTarget(Target):
                     new.notes.append(f"full int8 rejected ({e.message}); int8 weights only")
                     new.parity = agreement(art, staged, options)
             info(f"[edgeopt]   agreement: {summary_line(new.parity)}")
+        from edgeopt.optimize.quantize.tflite_io import int8_io_specs, io_quantization
+
+        io = io_quantization(staged)  # full int8 takes int8 tensors: record scale/zero point
+        new.inputs = int8_io_specs(new.inputs, io["inputs"])
+        new.outputs = int8_io_specs(new.outputs, io["outputs"])
         return Output(staged, final, new)
 
     def _ort(self, art: Artifact, options: CompileOptions, tmp: Path) -> Output:

@@ -18,7 +18,6 @@ from edgeopt.benchmarks.compare import cosine, is_classifier_output
 from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
 from edgeopt.core.files import check_writable, human_bytes, publish, sha256_file, staging_dir
 from edgeopt.core.progress import info, step
-from edgeopt.core.spec import TensorSpec
 from edgeopt.data.datasets import fit_inputs, load_dataset, random_inputs
 from edgeopt.errors import EdgeoptError, UsageError
 from edgeopt.optimize.quantize import onnx_backend, openvino_backend, tflite_backend
@@ -30,6 +29,7 @@ from edgeopt.optimize.quantize.common import (
     QuantizeConfig,
     classify_content,
 )
+from edgeopt.optimize.quantize.tflite_io import int8_io_specs
 from edgeopt.optimize.quantize.timing import quick_latency_ratio
 from edgeopt.runtimes import open_session
 from edgeopt.runtimes.base import PARITY_OPTIONS, SessionOptions
@@ -55,18 +55,6 @@ __all__ = [
     "quantize_artifact",
     "quick_latency_ratio",
 ]
-
-
-def _with_int8_io(specs: list, quant: list | None) -> list:
-    """Specs of an int8-I/O model: int8 dtype with the scale and zero point callers need."""
-    if not quant:
-        return specs
-    out = []
-    for s, q in zip(specs, quant):
-        if q:
-            s = TensorSpec(s.name, list(s.shape), "int8", {**s.extra, **q})
-        out.append(s)
-    return out
 
 
 def default_output(path: Path, mode: str) -> Path:
@@ -317,8 +305,8 @@ def _child_artifact(
         path=staged,
         format=parent.format,
         precision="fp16" if cfg.mode == "fp16" else "int8",
-        inputs=_with_int8_io(parent.inputs, io and io["inputs"]),
-        outputs=_with_int8_io(parent.outputs, io and io["outputs"]),
+        inputs=int8_io_specs(parent.inputs, io and io["inputs"]),
+        outputs=int8_io_specs(parent.outputs, io and io["outputs"]),
         parent={"path": str(path.resolve()), "sha256": sha256_file(path), "step": parent.step},
         step="quantize",
         params={

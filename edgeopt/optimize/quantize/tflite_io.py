@@ -49,6 +49,18 @@ def io_quantization(src: Path) -> dict:
     return {"inputs": [q(t) for t in sg.inputs], "outputs": [q(t) for t in sg.outputs]}
 
 
+def int8_io_specs(specs: list, quant: list | None) -> list:
+    """Specs of an int8-I/O model: int8 dtype with the scale and zero point callers need."""
+    from edgeopt.core.spec import TensorSpec
+
+    if not quant:
+        return specs
+    return [
+        TensorSpec(s.name, list(s.shape), "int8", {**s.extra, **q}) if q else s
+        for s, q in zip(specs, quant)
+    ]
+
+
 def add_float_io(src: Path, dst: Path) -> int:
     """Give every integer graph input a QUANTIZE and every output a DEQUANTIZE; returns how many."""
     schema, model, size = _load(src)
