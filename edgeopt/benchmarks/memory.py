@@ -33,11 +33,7 @@ def _child(args: dict) -> None:
     from edgeopt.runtimes import SessionOptions, open_session
 
     before = _status_mb("VmRSS")
-    sess = open_session(
-        args["path"],
-        args.get("runtime"),
-        SessionOptions(threads=args.get("threads"), precision=args.get("precision")),
-    )
+    sess = open_session(args["path"], args.get("runtime"), SessionOptions(**args["options"]))
     arrays = random_inputs(sess.inputs, args.get("batch", 1), seed=0)
     for _ in range(args.get("runs", 5)):
         sess.run([np.array(a) for a in arrays])
@@ -51,17 +47,20 @@ def _child(args: dict) -> None:
 def peak_memory(
     path: str,
     runtime: str | None = None,
-    threads: int | None = None,
-    precision: str | None = None,
+    options=None,
     batch: int = 1,
     timeout: float = 300,
 ) -> dict:
-    """{"peak_rss_mb", "rss_before_load_mb", "model_mb"} or {"error": ...}."""
+    """{"peak_rss_mb", "rss_before_load_mb", "model_mb"} or {"error": ...}.
+
+    `options` (a SessionOptions) opens the artifact as the timing run did (threads, precision,
+    performance hint, device)."""
+    import dataclasses
+
     args = {
         "path": str(path),
         "runtime": runtime,
-        "threads": threads,
-        "precision": precision,
+        "options": dataclasses.asdict(options) if options is not None else {},
         "batch": batch,
     }
     code = "import json,sys; from edgeopt.benchmarks.memory import _child; _child(json.loads(sys.argv[1]))"

@@ -99,10 +99,17 @@ def _runtime_for(cfg: BenchConfig, path: Path) -> str | None:
 
 
 def _open(cfg: BenchConfig, path: Path):
-    """Open an artifact as its target runs it (runtime, device, hints); options given override."""
+    from edgeopt.runtimes import open_session
+
+    return open_session(path, *_session_plan(cfg, path))
+
+
+def _session_plan(cfg: BenchConfig, path: Path):
+    """(runtime, SessionOptions) to run an artifact as its target does (runtime, device, hints);
+    options given on the command line override. Timing and the memory probe both use it."""
     import dataclasses
 
-    from edgeopt.runtimes import SessionOptions, open_session
+    from edgeopt.runtimes import SessionOptions
     from edgeopt.targets.registry import target_of
 
     runtime = _runtime_for(cfg, path)
@@ -116,7 +123,7 @@ def _open(cfg: BenchConfig, path: Path):
             threads=cfg.threads or t_opts.threads,
             precision=cfg.precision or t_opts.precision,
         )
-    return open_session(path, runtime, options)
+    return runtime, options
 
 
 def describe_session(session, artifact_precision: str | None = None) -> dict:
@@ -420,9 +427,7 @@ def run_bench(cfg: BenchConfig) -> dict:
                 info(f"[edgeopt] {e.name}: peak memory in a child process ...")
             from edgeopt.benchmarks.memory import peak_memory
 
-            e.result["memory"] = peak_memory(
-                str(e.path), _runtime_for(cfg, e.path), cfg.threads, cfg.precision, cfg.batch
-            )
+            e.result["memory"] = peak_memory(str(e.path), *_session_plan(cfg, e.path), cfg.batch)
     for e in live:
         e.session.close()
     m["load_end"] = machine.load_average()
