@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -48,10 +50,16 @@ def quantize(
     pre = dst.with_name(dst.stem + ".pre.onnx")
     notes: list[str] = []
     try:
-        with quiet():
+        # when shape inference is incomplete ORT saves sym_shape_infer_temp.onnx (+ .data files)
+        # in the working directory: run it from a scratch folder so nothing lands in the user's
+        with quiet(), tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
             from onnxruntime.quantization import quant_pre_process
 
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=content == "conv")
+            quant_pre_process(
+                str(Path(src).resolve()),
+                str(Path(pre).resolve()),
+                skip_symbolic_shape=content == "conv",
+            )
     except Exception as e:  # pre-processing only helps; quantize the file as it is
         notes.append(f"quant_pre_process skipped: {first_line(e)}")
         shutil.copyfile(src, pre)
