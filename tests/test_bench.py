@@ -166,3 +166,23 @@ def test_bench_usage_errors(exported, tmp_path):
     shutil.copy(onnx, copy)  # no sidecar and no --data: random inputs, said plainly
     proc = run_cli("bench", copy, "--max-time", "1", "--no-memory")
     assert proc.returncode == 0 and "no dataset known" in proc.stdout
+
+
+def test_onnxruntime_sessions_do_not_spin_between_runs(exported):
+    """Idle sessions' spinning threads would steal the cores of the one being timed."""
+    from edgeopt.runtimes import open_session
+    from edgeopt.runtimes.base import SessionOptions
+
+    sess = open_session(exported("tabular-mlp", "onnx"))
+    assert sess.describe()["thread_spinning"] is False
+    assert (
+        sess.sess.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        == "0"
+    )
+    opted_in = open_session(exported("tabular-mlp", "onnx"), options=SessionOptions(spin=True))
+    assert (
+        opted_in.sess.get_session_options().get_session_config_entry(
+            "session.intra_op.allow_spinning"
+        )
+        == "1"
+    )

@@ -199,9 +199,10 @@ def _io_specs(declared, runtime_specs) -> list[dict]:
     out = []
     for i, rs in enumerate(runtime_specs):
         d = declared[i].to_dict() if i < len(declared) else rs.to_dict()
-        d["runtime_name"] = rs.name
-        if rs.extra:
-            d["extra"] = {**d.get("extra", {}), **rs.extra}
+        extra = dict(rs.extra)
+        d["runtime_name"] = extra.pop("runtime_name", rs.name)
+        if extra:
+            d["extra"] = {**d.get("extra", {}), **extra}
         out.append(d)
     return out
 

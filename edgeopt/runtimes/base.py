@@ -19,6 +19,10 @@ class SessionOptions:
     provider: str | None = None  # ONNX Runtime execution provider override
     cache_dir: str | None = None
     hint: str | None = None  # OpenVINO PERFORMANCE_HINT (latency | throughput); default latency
+    # ONNX Runtime's worker threads spin after each run by default; with several sessions
+    # measured in turn (interleaved benchmarks) the idle ones' spinning steals the cores the
+    # running one needs (measured: self-vs-self ratio CIs of +-25% instead of +-2% on 2 cores)
+    spin: bool = False
 
 
 # for parity and accuracy checks: OpenVINO would otherwise run bf16 on CPUs that have it

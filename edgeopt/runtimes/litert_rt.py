@@ -35,8 +35,8 @@ class LiteRTSession(Session):
                 "check the file is a complete .tflite model",
             ) from e
         self._in, self._out = self._ordered_details()
-        self.inputs = [_spec(d) for d in self._in]
-        self.outputs = [_spec(d) for d in self._out]
+        self.inputs = _named(path, "inputs", [_spec(d) for d in self._in])
+        self.outputs = _named(path, "outputs", [_spec(d) for d in self._out])
         self._batch = (
             int(self._in[0]["shape"][0]) if self._in and len(self._in[0]["shape"]) else None
         )
@@ -101,6 +101,24 @@ class LiteRTSession(Session):
             self.interp.set_tensor(d["index"], _quantize(a, d))
         self.interp.invoke()
         return [_dequantize(self.interp.get_tensor(d["index"]), d) for d in self._out]
+
+
+def _named(path: Path, which: str, specs: list[TensorSpec]) -> list[TensorSpec]:
+    """Converters rename TFLite tensors (serving_default_args_0, ...): use the names the
+    sidecar records, so inputs are addressed the same way in every format."""
+    from edgeopt.core.artifact import Artifact
+
+    try:
+        art = Artifact.load(path)
+    except Exception:
+        return specs
+    declared = getattr(art, which, None) if art else None
+    if not declared or len(declared) != len(specs):
+        return specs
+    for s, d in zip(specs, declared):
+        s.extra = {**s.extra, "runtime_name": s.name}
+        s.name = d.name
+    return specs
 
 
 def _spec(d: dict) -> TensorSpec:

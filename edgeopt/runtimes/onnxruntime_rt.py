@@ -29,6 +29,9 @@ class OnnxRuntimeSession(Session):
         self._ort = ort
         so = ort.SessionOptions()
         so.log_severity_level = 3
+        so.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if self.options.spin else "0"
+        )
         if self.options.threads:
             so.intra_op_num_threads = self.options.threads
             so.inter_op_num_threads = 1
@@ -100,6 +103,7 @@ class OnnxRuntimeSession(Session):
     def describe(self) -> dict:
         d = super().describe()
         d["providers"] = self.providers
+        d["thread_spinning"] = self.options.spin
         if self.providers_missing:
             d["providers_missing"] = self.providers_missing
         return d

@@ -52,14 +52,11 @@ def quantize(
     try:
         # when shape inference is incomplete ORT saves sym_shape_infer_temp.onnx (+ .data files)
         # in the working directory: run it from a scratch folder so nothing lands in the user's
+        src_abs, pre_abs = str(Path(src).resolve()), str(Path(pre).resolve())  # before chdir
         with quiet(), tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
             from onnxruntime.quantization import quant_pre_process
 
-            quant_pre_process(
-                str(Path(src).resolve()),
-                str(Path(pre).resolve()),
-                skip_symbolic_shape=content == "conv",
-            )
+            quant_pre_process(src_abs, pre_abs, skip_symbolic_shape=content == "conv")
     except Exception as e:  # pre-processing only helps; quantize the file as it is
         notes.append(f"quant_pre_process skipped: {first_line(e)}")
         shutil.copyfile(src, pre)
