@@ -138,14 +138,18 @@ def _import_target(target: str):
 def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | None, kwargs: dict):
     import torch
 
-    module = _import_target(target)
+    from edgeopt.core.progress import quiet
+
+    with quiet():  # importing big libraries (transformers, ...) logs pages of warnings
+        module = _import_target(target)
     factory = getattr(module, func, None)
     if factory is None or not callable(factory):
         raise UsageError(
             f"{target} has no callable {func!r}", "name a function that builds the model"
         )
     try:
-        result = factory(**kwargs)
+        with quiet():
+            result = factory(**kwargs)
     except Exception as e:
         raise UsageError(
             f"factory {ref} raised {type(e).__name__}: {e}", "fix the factory, then retry"
