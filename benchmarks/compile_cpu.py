@@ -3,11 +3,10 @@
 usage: python benchmarks/compile_cpu.py [--models digits-cnn,...] [--threads 2] [--out DIR]
 
 For each built-in model: export ONNX and OpenVINO IR, compile them for cpu, then time at
-batch 1, in rounds that rotate the candidates' order so drift hits them all alike:
+batch 1 with the benchmark harness (interleaved blocks; ratio to the plain export with a 95% CI):
   ORT  plain .onnx  vs  .cpu.onnx (offline-optimized)  vs  .cpu.ort
   OV   plain .xml (f32, latency hint)  vs  .cpu.blob (f32)  vs  .cpu-bf16.blob (where the CPU has bf16)
 Also the session load time, where offline optimization pays most. Writes JSON + a table.
-`interleaved_timer` is local on purpose; it moves to edgeopt.benchmarks when that lands.
 """
 
 from __future__ import annotations
@@ -18,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
+from edgeopt.benchmarks.latency import compare_latency
 from edgeopt.data.datasets import fit_inputs, load_dataset
 from edgeopt.models.builtin import BUILTINS
 from edgeopt.models.source import load_source
@@ -29,34 +27,6 @@ from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import CompileOptions
 from edgeopt.targets.cpu import cpu_capabilities
 from edgeopt.targets.registry import get_target, open_target_session
-
-
-def interleaved_timer(runs: dict, inputs, rounds: int = 7, iters: int = 150, warmup: int = 20):
-    """Latency samples (ms) per candidate, measured in rotating order, `iters` per turn."""
-    for fn in runs.values():
-        for _ in range(warmup):
-            fn(inputs)
-    samples = {k: [] for k in runs}
-    names = list(runs)
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for k in order:
-            fn = runs[k]
-            for _ in range(iters):
-                t = time.perf_counter()
-                fn(inputs)
-                samples[k].append((time.perf_counter() - t) * 1000)
-    return samples
-
-
-def stats(xs: list[float]) -> dict:
-    a = np.asarray(xs)
-    return {
-        "median_ms": float(np.median(a)),
-        "p90_ms": float(np.percentile(a, 90)),
-        "mean_ms": float(a.mean()),
-        "n": len(a),
-    }
 
 
 def timed_open(fn):
@@ -75,7 +45,7 @@ def bench_model(name: str, folder: Path, threads: int) -> dict:
     compiled = cpu.compile(onnx, opts) + cpu.compile(xml, opts)
     if "BF16" in cpu_capabilities():
         compiled += cpu.compile(xml, CompileOptions(threads=threads, precision="bf16"))
-    x = fit_inputs(load_dataset(BUILTINS[name].dataset, "eval", samples=1), src.inputs)
+    x = fit_inputs(load_dataset(BUILTINS[name].dataset, "eval", samples=16), src.inputs)
     so = SessionOptions(threads=threads)
     cands = {
         "ort plain .onnx": lambda: open_session(onnx, "onnxruntime", so),
@@ -90,19 +60,23 @@ def bench_model(name: str, folder: Path, threads: int) -> dict:
     sessions, load = {}, {}
     for k, fn in cands.items():
         sessions[k], load[k] = timed_open(fn)
-    samples = interleaved_timer({k: s.run for k, s in sessions.items()}, x)
     rows = {}
-    for k, s in sessions.items():
-        rows[k] = {
-            **stats(samples[k]),
-            "load_ms": round(load[k], 1),
-            "precision": s.describe().get("precision"),
-            "threads": threads,
-        }
-    for k, base in (("ort", "ort plain .onnx"), ("ov", "ov plain .xml (f32)")):
-        for c in rows:
-            if c.startswith(k):
-                rows[c]["ratio_vs_plain"] = rows[c]["median_ms"] / rows[base]["median_ms"]
+    for prefix, base in (("ort", "ort plain .onnx"), ("ov", "ov plain .xml (f32)")):
+        group = [base, *(k for k in sessions if k.startswith(prefix) and k != base)]
+        # the benchmark harness: interleaved blocks, ratio to the plain export with its 95% CI
+        res = compare_latency([sessions[k] for k in group], 0, [x] * len(group), max_time=6.0)
+        for k, r in zip(group, res):
+            ratio = r["ratio"] or {"estimate": 1.0, "ci": [1.0, 1.0]}
+            rows[k] = {
+                "median_ms": r["summary"]["p50"],
+                "p90_ms": r["summary"]["p90"],
+                "n": r["summary"]["samples"],
+                "ratio_vs_plain": ratio["estimate"],
+                "ratio_ci": ratio["ci"],
+                "load_ms": round(load[k], 1),
+                "precision": sessions[k].describe().get("precision"),
+                "threads": threads,
+            }
     sizes = {a.path.name: a.size_bytes for a in compiled}
     sizes.update(
         {
@@ -133,12 +107,13 @@ def main() -> None:
     for m in report["models"]:
         print(f"\n{m['model']} (batch 1, {args.threads} threads)")
         print(
-            f"  {'candidate':<34} {'median ms':>10} {'p90 ms':>8} {'vs plain':>9} {'load ms':>8}  precision"
+            f"  {'candidate':<34} {'median ms':>10} {'p90 ms':>8} {'vs plain [95% CI]':>20} {'load ms':>8}  precision"
         )
         for k, r in m["results"].items():
-            ratio = f"{r['ratio_vs_plain']:.2f}x" if "ratio_vs_plain" in r else ""
+            lo, hi = r["ratio_ci"]
+            ratio = f"{r['ratio_vs_plain']:.2f}x [{lo:.2f}, {hi:.2f}]"
             print(
-                f"  {k:<34} {r['median_ms']:>10.4f} {r['p90_ms']:>8.4f} {ratio:>9} "
+                f"  {k:<34} {r['median_ms']:>10.4f} {r['p90_ms']:>8.4f} {ratio:>20} "
                 f"{r['load_ms']:>8.1f}  {r['precision']}"
             )
         print("  sizes: " + ", ".join(f"{k} {v / 1024:.0f} KB" for k, v in m["sizes"].items()))
