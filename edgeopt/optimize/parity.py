@@ -45,8 +45,8 @@ def check_parity(
     input_source: str = "",
 ) -> dict:
     """Run both sessions on `inputs`, compare output by output (by position), raise on failure."""
-    ref_out = reference.run(inputs)
-    got_out = candidate.run(inputs)
+    ref_out = _run(reference, inputs, input_source, "the reference")
+    got_out = _run(candidate, inputs, input_source, "the artifact")
     if len(ref_out) != len(got_out):
         raise ParityError(
             f"output count differs: source has {len(ref_out)}, artifact has {len(got_out)}",
@@ -94,6 +94,24 @@ def check_parity(
         err.result = result
         raise err
     return result
+
+
+def _run(session: Session, inputs: list[np.ndarray], described: str, which: str) -> list:
+    """Run for a parity check; a runtime failure becomes an error that says what was fed."""
+    from edgeopt.errors import EdgeoptError
+
+    try:
+        return session.run(inputs)
+    except EdgeoptError:
+        raise
+    except Exception as e:
+        msg = " ".join(str(e).split())[:300]
+        raise EdgeoptError(
+            f"running {which} ({session.runtime}) on {described or 'the check inputs'} failed: "
+            f"{type(e).__name__}: {msg}",
+            "generated inputs can be out of range for a model (token ids, say): pass real "
+            "inputs with --data (e.g. npz:samples.npz)",
+        ) from e
 
 
 def summary_line(result: dict) -> str:
