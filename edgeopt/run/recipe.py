@@ -53,7 +53,6 @@ class Candidate:
     format: str
     precision: str = "fp32"
     sparsity: float = 0.0
-    runtime: str | None = None
     threads: int | None = None
 
     @property
@@ -61,8 +60,6 @@ class Candidate:
         parts = [self.format, self.precision]
         if self.sparsity:
             parts.append(f"pruned{int(round(self.sparsity * 100))}")
-        if self.runtime:
-            parts.append(self.runtime)
         if self.threads:
             parts.append(f"t{self.threads}")
         return "-".join(parts)
@@ -74,7 +71,6 @@ class Candidate:
             "format": self.format,
             "precision": self.precision,
             "sparsity": self.sparsity,
-            "runtime": self.runtime,
             "threads": self.threads,
         }
 
@@ -174,7 +170,7 @@ def load_recipe(path: Path | None) -> Recipe:
                     "use 0 for the dense model, e.g. [0.0, 0.5]",
                 )
         candidates[target] = [
-            Candidate(target, f, p, float(s), None, t)
+            Candidate(target, f, p, float(s), t)
             for f, p, s, t in itertools.product(*values.values())
         ]
     out = doc.get("output", {}).get("dir")

@@ -88,7 +88,7 @@ def _baseline_for(cands):
 
     first = cands[0]
     fmt = "onnx" if first.format == "ort" else first.format
-    return Candidate(first.target, fmt, "fp32", 0.0, None, first.threads)
+    return Candidate(first.target, fmt, "fp32", 0.0, first.threads)
 
 
 def _build(builder: Builder, cand, dest: Path, plain: bool = False) -> Built:
