@@ -8,7 +8,7 @@ STAMP := $(VENV)/.edgeopt-installed
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[tflite,dev]'
+	$(PY) -m pip install -q -e '.[tflite,dev]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 setup: $(STAMP)

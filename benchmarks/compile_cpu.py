@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from edgeopt.benchmarks.latency import compare_latency
-from edgeopt.data.datasets import fit_inputs, load_dataset
+from edgeopt.data import fit_inputs, load_dataset
+from edgeopt.metrics.latency import compare_latency
 from edgeopt.models.builtin import BUILTINS
 from edgeopt.models.source import load_source
 from edgeopt.optimize.export import ExportConfig, export_model

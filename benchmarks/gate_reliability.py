@@ -76,8 +76,8 @@ def main() -> None:
 
     from heavier import make_heavier
 
-    from edgeopt.benchmarks.latency import compare_latency
-    from edgeopt.data.datasets import load_dataset
+    from edgeopt.data import load_dataset
+    from edgeopt.metrics.latency import compare_latency
     from edgeopt.models.source import load_source
     from edgeopt.optimize.export import ExportConfig, export_model
 

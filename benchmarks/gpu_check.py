@@ -35,7 +35,7 @@ def main() -> None:
 
     if hasattr(ort, "preload_dlls"):  # CUDA/cuDNN from the nvidia-* wheels
         ort.preload_dlls()
-    from edgeopt.data.datasets import fit_inputs, load_dataset
+    from edgeopt.data import fit_inputs, load_dataset
     from edgeopt.models.source import load_source
     from edgeopt.optimize.export import ExportConfig, export_model
     from edgeopt.targets.base import CompileOptions

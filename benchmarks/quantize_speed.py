@@ -13,9 +13,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from edgeopt.data.datasets import fit_inputs, load_dataset
+from edgeopt.data import fit_inputs, load_dataset
+from edgeopt.formats import get_format
 from edgeopt.models.source import load_source
-from edgeopt.optimize.export import SUFFIX, ExportConfig, export_model
+from edgeopt.optimize.export import ExportConfig, export_model
 from edgeopt.optimize.quantize import QuantizeConfig, quantize_artifact
 from edgeopt.optimize.quantize.timing import quick_latency_ratio
 from edgeopt.runtimes import open_session
@@ -31,7 +32,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         src = load_source("builtin:digits-cnn")
         for fmt in ("onnx", "openvino", "tflite"):
-            fp = Path(d) / f"digits-cnn{SUFFIX[fmt]}"
+            fp = Path(d) / f"digits-cnn{get_format(fmt).suffix}"
             export_model(src, ExportConfig(to=fmt, output=fp))
             q = quantize_artifact(fp, QuantizeConfig(mode="static", latency_seconds=0))
             ds = load_dataset("sklearn:digits", "eval")

@@ -1,3 +1,5 @@
-from edgeopt.cli import main
+"""`python -m edgeopt`: the same CLI as `optimize`."""
+
+from edgeopt.cli.main import main
 
 main()

@@ -43,8 +43,9 @@ def run_cli(
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory):
     """Export built-in models once per session: exported(model, fmt) -> Path."""
+    from edgeopt.formats import get_format
     from edgeopt.models.source import load_source
-    from edgeopt.optimize.export import SUFFIX, ExportConfig, export_model
+    from edgeopt.optimize.export import ExportConfig, export_model
 
     root = tmp_path_factory.mktemp("exported")
     cache: dict[tuple[str, str], Path] = {}
@@ -52,7 +53,7 @@ def exported(tmp_path_factory):
     def get(model: str, fmt: str) -> Path:
         key = (model, fmt)
         if key not in cache:
-            out = root / f"{model}{SUFFIX[fmt]}"
+            out = root / f"{model}{get_format(fmt).suffix}"
             export_model(load_source(f"builtin:{model}"), ExportConfig(to=fmt, output=out))
             cache[key] = out
         return cache[key]

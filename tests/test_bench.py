@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from edgeopt.benchmarks import stats
+from edgeopt.metrics import stats
 
 from .conftest import run_cli
 

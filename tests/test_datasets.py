@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edgeopt.core.artifact import sidecar_path
+from edgeopt.artifacts.artifact import sidecar_path
 from edgeopt.core.spec import parse_input_spec
 from edgeopt.data import fit_inputs, load_dataset
 from edgeopt.errors import UsageError

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgeopt.core.artifact import Artifact, sidecar_path
+from edgeopt.artifacts.artifact import Artifact, sidecar_path
 from edgeopt.core.files import sha256_file
 from edgeopt.data import fit_inputs, load_dataset
 from edgeopt.models.source import load_source

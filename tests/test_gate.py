@@ -11,8 +11,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from edgeopt.benchmarks.budgets import parse_budgets
-from edgeopt.benchmarks.gate import decide
+from edgeopt.bench.budgets import parse_budgets
+from edgeopt.bench.gate import decide
 from edgeopt.errors import UsageError
 
 from .conftest import BIN, REPO, run_cli

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from edgeopt.data.datasets import fit_inputs, load_dataset
+from edgeopt.data import fit_inputs, load_dataset
 
 from .conftest import run_cli
 
@@ -16,7 +16,7 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
 def _onnx_top1(path, dataset="sklearn:digits"):
-    from edgeopt.benchmarks.accuracy import classification_metrics, predict
+    from edgeopt.metrics.accuracy import classification_metrics, predict
     from edgeopt.runtimes import open_session
 
     sess = open_session(path)

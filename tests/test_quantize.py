@@ -197,7 +197,7 @@ def test_tflite_full_int8_float_io_by_default_and_int8_io_on_request(exported, t
     whose scale and zero point the metadata then records."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from edgeopt.core.artifact import Artifact
+    from edgeopt.artifacts.artifact import Artifact
 
     src = exported("digits-cnn", "tflite")
     for flag, dtype in (("", np.float32), ("--int8-io", np.int8)):

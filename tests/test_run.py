@@ -49,6 +49,11 @@ def test_chosen_artifacts_meet_the_budgets(two_runs):
     s = _summary(dirs[0])
     assert set(s["targets"]) == {"cpu", "arm"}
     assert len(s["targets"]["cpu"]["candidates"]) == 4
+    # the recipe is pinned so that both targets have an int8 candidate within the budgets:
+    # a run that chooses nothing is a failure, not an accepted outcome
+    assert all(t["chosen"] for t in s["targets"].values()), {
+        k: t["reason"] for k, t in s["targets"].items()
+    }
     for t in s["targets"].values():
         rows = t["candidates"]
         passing = [r for r in rows if r["verdict"]["passed"]]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edgeopt.core.artifact import Artifact, companion_files, sidecar_path
+from edgeopt.artifacts.artifact import Artifact, sidecar_path
 from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.formats import companion_files
 from edgeopt.models.builtin import BUILTINS
 from edgeopt.targets.base import CompileOptions
 from edgeopt.targets.registry import TARGETS, get_target, open_target_session
@@ -136,3 +138,32 @@ def test_arm_artifacts_run_on_aarch64_under_qemu(exported, tmp_path):
         assert res["passed"] and res["emulation"]["machine"] == "aarch64"
         [logits] = res["outputs"].values()
         assert logits["top1_agreement"] == 1.0
+
+
+def test_arm_int8_feeds_calibration_to_the_right_one_of_12_inputs(tmp_path):
+    """TFLite names inputs args_0..args_11; a plain sort puts args_10 before args_2, which
+    calibrated args_10 on args_2's data (a third of its range) and clipped it."""
+    import numpy as np
+
+    from edgeopt.data import fit_inputs, load_dataset
+    from edgeopt.models.source import load_source
+    from edgeopt.optimize.export import ExportConfig, export_model
+    from edgeopt.runtimes import open_session
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.npz"
+    np.savez(
+        data,
+        **{f"x{k}": (rng.random((400, 4)) * (k + 1) * 10).astype(np.float32) for k in range(12)},
+    )
+    spec = f"npz:{data}"
+    src = load_source(str(Path(__file__).parent / "models" / "many_inputs.py") + ":twelve_inputs")
+    flt = export_model(src, ExportConfig(to="tflite", output=tmp_path / "m.tflite", data=spec))
+    (arm,) = get_target("arm").compile(flt.path, CompileOptions(data=spec))
+    assert arm.params["mode"] == "static", arm.params.get("full_int8_rejected")
+    ref_sess, q_sess = open_session(flt.path), open_session(arm.path)
+    x = fit_inputs(load_dataset(spec, "eval"), ref_sess.inputs)
+    for k, (r, q) in enumerate(zip(ref_sess.run(x), q_sess.run(x))):
+        assert np.abs(r - q).max() <= 0.02 * np.abs(r).max(), (
+            f"input {k} was calibrated on another input's data"
+        )

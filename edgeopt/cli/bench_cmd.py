@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
+from edgeopt.cli.options import value_option
 from edgeopt.errors import UsageError
+from edgeopt.runtimes import RUNTIMES
 
 
 def bench_options(f):
@@ -29,7 +31,7 @@ def bench_options(f):
         ),
         click.option(
             "--runtime",
-            type=click.Choice(["onnxruntime", "openvino", "litert"]),
+            type=click.Choice(list(RUNTIMES)),
             help="Runtime for formats that several can run (ONNX: onnxruntime or openvino).",
         ),
         click.option("--threads", type=int, help="Threads per session (default: the runtime's)."),
@@ -37,59 +39,47 @@ def bench_options(f):
             "--precision",
             help="Runtime precision hint, e.g. f32 (OpenVINO defaults to bf16 on AMX CPUs).",
         ),
-        click.option(
-            "--batch", type=int, default=1, show_default=True, help="Samples per request."
-        ),
-        click.option(
+        value_option("--batch", kind=int, default=1, help="Samples per request."),
+        value_option(
             "--requests",
-            type=int,
+            kind=int,
             default=1,
-            show_default=True,
             help="Parallel requests for a throughput phase (>1 enables it).",
         ),
-        click.option(
+        value_option(
             "--throughput-time",
-            type=float,
+            kind=float,
             default=3.0,
-            show_default=True,
             help="Seconds of the throughput phase per artifact.",
         ),
         click.option(
             "--data", help="Evaluation dataset (default: the artifact's own, from its sidecar)."
         ),
-        click.option(
+        value_option(
             "--max-time",
-            type=float,
+            kind=float,
             default=20.0,
-            show_default=True,
             help="Time bound of the interleaved latency measurement, in seconds.",
         ),
-        click.option(
-            "--min-samples",
-            type=int,
-            default=50,
-            show_default=True,
-            help="Samples per artifact before stopping.",
+        value_option(
+            "--min-samples", kind=int, default=50, help="Samples per artifact before stopping."
         ),
-        click.option(
+        value_option(
             "--ci-width",
-            type=float,
+            kind=float,
             default=0.02,
-            show_default=True,
             help="Stop when the percentile's 95%% CI half-width is within this fraction.",
         ),
-        click.option(
+        value_option(
             "--percentile",
-            type=float,
+            kind=float,
             default=50.0,
-            show_default=True,
             help="Percentile whose CI decides when to stop.",
         ),
-        click.option(
+        value_option(
             "--on-inconclusive",
-            type=click.Choice(["fail", "pass"]),
+            kind=click.Choice(["fail", "pass"]),
             default="fail",
-            show_default=True,
             help="What a budget still inconclusive at the time bound counts as.",
         ),
         click.option(
@@ -115,12 +105,13 @@ def bench_options(f):
 
 def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
     """Shared body of bench and gate; `only_needed`: skip memory/accuracy no budget asks for."""
-    from edgeopt.benchmarks.budgets import load_budgets
-    from edgeopt.benchmarks.gate import describe_decision
-    from edgeopt.benchmarks.latency import LatencyConfig
-    from edgeopt.benchmarks.report import render_json, render_table, write_reports
-    from edgeopt.benchmarks.runner import BenchConfig, failed_artifacts, run_bench
+    from edgeopt.bench.budgets import load_budgets
+    from edgeopt.bench.config import BenchConfig
+    from edgeopt.bench.gate import describe_decision
+    from edgeopt.bench.report import render_json, render_table, write_reports
+    from edgeopt.bench.runner import failed_artifacts, run_bench
     from edgeopt.cli.options import parse_positive
+    from edgeopt.metrics.latency import LatencyConfig
 
     for name in ("batch", "requests", "min_samples", "threads"):
         if kw.get(name) is not None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
-from edgeopt.cli.options import force_option
+from edgeopt.cli.app import main
+from edgeopt.cli.options import force_option, path_option, value_option
 
 
 @main.command("compile")
@@ -15,11 +15,7 @@ from edgeopt.cli.options import force_option
 @click.option(
     "--target", "-t", "target", required=True, help="cpu, gpu or arm (see optimize targets)."
 )
-@click.option(
-    "--output-dir",
-    type=click.Path(path_type=Path),
-    help="Folder for the outputs (default: beside ARTIFACT).",
-)
+@path_option("--output-dir", help="Folder for the outputs (default: beside ARTIFACT).")
 @click.option(
     "--threads",
     type=int,
@@ -37,9 +33,7 @@ from edgeopt.cli.options import force_option
 )
 @click.option("--io-fp16", is_flag=True, help="gpu: keep fp16 inputs/outputs (default float32).")
 @click.option("--data", help="Dataset for parity and int8 calibration (default: the artifact's).")
-@click.option(
-    "--samples", type=int, default=64, show_default=True, help="Samples in the parity check."
-)
+@value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
 @click.option(
     "--tolerance", "atol", type=float, help="Absolute parity tolerance (default per precision)."
 )

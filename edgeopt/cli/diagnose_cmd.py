@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
+from edgeopt.cli.options import path_option, value_option
 
 
 @main.command("diagnose")
@@ -15,16 +16,18 @@ from edgeopt.cli import main
 @click.argument("quantized", type=click.Path(path_type=Path))
 @click.option("--data", help="Samples to run (default: the model's dataset, calib split).")
 @click.option("--samples", type=int, default=64, show_default=True)
-@click.option("--top", type=int, default=20, show_default=True, help="Rows to print.")
-@click.option("--json", "json_out", type=click.Path(path_type=Path), help="Write all rows as JSON.")
+@value_option("--top", kind=int, default=20, help="Rows to print.")
+@path_option("--json", "json_out", help="Write all rows as JSON.")
 def diagnose_cmd(float_model, quantized, data, samples, top, json_out) -> None:
     """Compare FLOAT and QUANTIZED layer by layer (SQNR, cosine, max error), worst first."""
+    from edgeopt.artifacts.artifact import Artifact
     from edgeopt.cli.options import parse_positive
-    from edgeopt.core.artifact import Artifact
     from edgeopt.core.files import atomic_write_text
-    from edgeopt.data.datasets import fit_inputs, load_dataset, random_inputs
+    from edgeopt.data import fit_inputs, load_dataset, random_inputs
     from edgeopt.errors import UsageError
+    from edgeopt.formats import format_of, get_format
     from edgeopt.optimize import diagnose as dg
+    from edgeopt.optimize.quantize import backend_for, quantizable_ops
     from edgeopt.runtimes import open_session
     from edgeopt.runtimes.base import SessionOptions
 
@@ -41,7 +44,8 @@ def diagnose_cmd(float_model, quantized, data, samples, top, json_out) -> None:
     else:
         arrays = random_inputs(specs, min(samples, 16))
         source = "seeded random inputs (pass --data for real samples)"
-    stats = dg.diagnose(float_model, quantized, arrays)
+    fmt = get_format(format_of(float_model) or "unknown", "diagnoser").name
+    stats = dg.diagnose(float_model, quantized, arrays, quantizable_ops(backend_for(fmt)))
     click.echo(f"{len(stats)} layers compared on {source}; worst SQNR first")
     click.echo(f"{'layer':44} {'op':12} {'SQNR dB':>8} {'noise+':>7} {'cosine':>8} {'max err':>10}")
     for s in stats[:top]:

@@ -2,41 +2,33 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from edgeopt.cli import main
+from edgeopt import formats
+from edgeopt.cli.app import main
 from edgeopt.cli.options import (
     factory_arg_option,
     force_option,
     input_option,
     input_specs,
     parse_factory_args,
+    path_option,
     trust_pickle_option,
+    value_option,
 )
 
 
 @main.command("export")
 @click.argument("model")
-@click.option("--to", "to", required=True, type=click.Choice(["onnx", "openvino", "tflite"]))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output file (default: edgeopt-out/NAME.EXT).",
-)
+@click.option("--to", "to", required=True, type=click.Choice(formats.names("exporter")))
+@path_option("-o", "--output", help="Output file (default: edgeopt-out/NAME.EXT).")
 @input_option
 @click.option("--opset", type=int, help="ONNX opset (the dynamo exporter writes 18 at the lowest).")
 @click.option(
     "--static", is_flag=True, help="Fix the batch dimension instead of keeping it dynamic."
 )
-@click.option(
-    "--batch",
-    type=int,
-    default=1,
-    show_default=True,
-    help="Batch for fixed-batch outputs (TFLite, --static).",
+@value_option(
+    "--batch", kind=int, default=1, help="Batch for fixed-batch outputs (TFLite, --static)."
 )
 @click.option("--fp16", is_flag=True, help="OpenVINO: store weights compressed to fp16.")
 @click.option(
@@ -44,9 +36,7 @@ from edgeopt.cli.options import (
 )
 @click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
 @click.option("--data", help="Dataset for the parity check, e.g. sklearn:digits or npz:x.npz.")
-@click.option(
-    "--samples", type=int, default=64, show_default=True, help="Samples in the parity check."
-)
+@value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")
 @factory_arg_option
 @trust_pickle_option

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
 from edgeopt.cli.bench_cmd import bench_options, run
 
 

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
 from edgeopt.cli.options import (
     factory_arg_option,
     input_option,

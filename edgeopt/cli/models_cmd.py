@@ -6,7 +6,7 @@ import json
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
 
 
 @main.command("models")

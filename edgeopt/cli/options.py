@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from edgeopt.core.spec import parse_input_spec
@@ -60,3 +62,13 @@ def parse_positive(name: str, value: float | None, upper: float | None = None) -
     if value <= 0 or (upper is not None and value >= upper):
         bound = f"in (0, {upper})" if upper else "> 0"
         raise UsageError(f"{name} must be {bound}, got {value}", f"pass a value {bound}")
+
+
+def value_option(*decls: str, kind: type, default, help: str):
+    """An option with a typed default shown in --help (`--samples 64`)."""
+    return click.option(*decls, type=kind, default=default, show_default=True, help=help)
+
+
+def path_option(*decls: str, help: str, **kw):
+    """An option naming a file or folder, given to the command as a Path."""
+    return click.option(*decls, type=click.Path(path_type=Path), help=help, **kw)

@@ -6,22 +6,16 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
-from edgeopt.cli.options import force_option
+from edgeopt.cli.app import main
+from edgeopt.cli.options import force_option, path_option, value_option
 
 
 @main.command("package")
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option("--target", help="Target the bundle is for (default: the artifact's, else cpu).")
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="Bundle file (.tar.gz)."
-)
-@click.option(
-    "--samples",
-    type=int,
-    default=8,
-    show_default=True,
-    help="Sample inputs (with reference outputs) to include.",
+@path_option("-o", "--output", help="Bundle file (.tar.gz).", required=True)
+@value_option(
+    "--samples", kind=int, default=8, help="Sample inputs (with reference outputs) to include."
 )
 @click.option(
     "--results",

@@ -7,8 +7,15 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
-from edgeopt.cli.options import force_option, input_option, input_specs, trust_pickle_option
+from edgeopt.cli.app import main
+from edgeopt.cli.options import (
+    force_option,
+    input_option,
+    input_specs,
+    path_option,
+    trust_pickle_option,
+    value_option,
+)
 from edgeopt.errors import UsageError
 
 
@@ -25,11 +32,10 @@ def _floats(text: str | None) -> list[float]:
 
 @main.command("prune")
 @click.argument("model")
-@click.option(
+@value_option(
     "--sparsity",
-    type=float,
+    kind=float,
     default=0.5,
-    show_default=True,
     help="Fraction of channels/units/heads (or weights with --unstructured) to remove.",
 )
 @click.option(
@@ -43,11 +49,10 @@ def _floats(text: str | None) -> list[float]:
     is_flag=True,
     help="Rank channels across layers (global allocation) instead of per layer.",
 )
-@click.option(
+@value_option(
     "--importance",
-    type=click.Choice(["magnitude", "taylor"]),
+    kind=click.Choice(["magnitude", "taylor"]),
     default="magnitude",
-    show_default=True,
     help="Channel importance: L2 magnitude, or Taylor (a few data batches).",
 )
 @click.option(
@@ -59,10 +64,8 @@ def _floats(text: str | None) -> list[float]:
 @click.option(
     "--finetune", metavar="DATA", help="Recover accuracy by fine-tuning on DATA's train split."
 )
-@click.option("--epochs", type=int, default=10, show_default=True, help="Fine-tuning epochs.")
-@click.option(
-    "--lr", type=float, default=1e-3, show_default=True, help="Fine-tuning learning rate."
-)
+@value_option("--epochs", kind=int, default=10, help="Fine-tuning epochs.")
+@value_option("--lr", kind=float, default=1e-3, help="Fine-tuning learning rate.")
 @click.option(
     "--distill", is_flag=True, help="Fine-tune with distillation from the unpruned model."
 )
@@ -75,18 +78,8 @@ def _floats(text: str | None) -> list[float]:
     "--sweep", help="Comma-separated sparsities to measure side by side, e.g. 0.25,0.5,0.75."
 )
 @click.option("--data", help="Evaluation dataset (default: the model's own, eval split).")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output .pt2 (default: beside the input or edgeopt-out/).",
-)
-@click.option(
-    "--json",
-    "json_out",
-    type=click.Path(path_type=Path),
-    help="Also write the results as JSON here.",
-)
+@path_option("-o", "--output", help="Output .pt2 (default: beside the input or edgeopt-out/).")
+@path_option("--json", "json_out", help="Also write the results as JSON here.")
 @input_option
 @trust_pickle_option
 @force_option
@@ -111,22 +104,10 @@ def prune_cmd(
     force,
 ) -> None:
     """Prune MODEL (PyTorch) so the exported model is smaller and faster; save it as .pt2."""
-    from edgeopt.core.progress import info, step
+    from edgeopt.errors import EdgeoptError
     from edgeopt.models.source import load_source
-    from edgeopt.optimize.prune import (
-        PruneConfig,
-        check_source,
-        count_ops,
-        default_output,
-        example_inputs,
-        prune_once,
-        save_pruned,
-        summary,
-        top1,
-    )
-    from edgeopt.optimize.prune.config import DEFAULT_BUDGET_SWEEP
-    from edgeopt.optimize.prune.recovery import calibration_batches
-    from edgeopt.optimize.prune.structured import resolve_ignore
+    from edgeopt.optimize.prune import PruneConfig
+    from edgeopt.optimize.prune.pipeline import prepare, prune_model
     from edgeopt.optimize.prune.unstructured import CAVEAT
 
     cfg = PruneConfig(
@@ -147,69 +128,23 @@ def prune_cmd(
     )
     cfg.validate()
     source = load_source(model, input_specs(inputs), trust_pickle)
-    check_source(source)
-    resolve_ignore(source.module, cfg.ignore)  # fail fast on a bad --ignore name
+    prepare(source, cfg)
     if unstructured:
         click.echo(f"note: {CAVEAT}")
-    data_spec = cfg.data or source.dataset or cfg.finetune
-    calib = (
-        calibration_batches(data_spec, source.inputs, cfg.calib_batches)
-        if importance == "taylor"
-        else None
-    )
-    if importance == "taylor" and calib is None:
-        info("[edgeopt] note: no dataset known; Taylor importance uses the example inputs")
-    results: dict = {"model": source.ref, "config": cfg.params()}
-    chosen = None
-    if cfg.sweep or cfg.accuracy_budget is not None:
-        from edgeopt.optimize.prune.sweep import (
-            format_table,
-            log_budget_choice,
-            pick_within_budget,
-            run_sweep,
-        )
-
-        grid = sorted(set(cfg.sweep or DEFAULT_BUDGET_SWEEP))
-        rows, pruned = run_sweep(source, cfg, grid, calib)
-        click.echo(format_table(rows))
-        click.echo(
-            "(latency: ONNX Runtime, 1 thread, median ms, each candidate timed interleaved "
-            "with the dense model; top-1 in %, eval split)"
-        )
-        results["sweep"] = rows
-        if cfg.accuracy_budget is not None:
-            row = pick_within_budget(rows, cfg.accuracy_budget)
-            log_budget_choice(row, cfg.accuracy_budget)
-            results["budget_choice"] = row and row["sparsity"]
-            if row is None:
-                _write_json(json_out, results)
-                from edgeopt.errors import EdgeoptError
-
-                raise EdgeoptError(
-                    f"no sparsity in {grid} keeps top-1 within {cfg.accuracy_budget:g} point(s)",
-                    "add lower sparsities to --sweep, fine-tune longer, or loosen the budget",
-                )
-            chosen = next(r for r in pruned if r.sparsity == row["sparsity"])
-    else:
-        dense_acc = top1(source.module, source, data_spec)
-        label = f"prune {source.name} at sparsity {sparsity:g}" + (
-            " + recovery" if finetune else ""
-        )
-        with step(label):
-            chosen = prune_once(source, cfg, sparsity, dense_acc, calib)
-    if chosen is not None:
-        dense = count_ops(source.module, example_inputs(source))
-        res = summary(chosen, dense)
-        _print_result(res, structured=cfg.structured)
-        results["chosen"] = res
-        out = cfg.output or default_output(source, chosen.sparsity, cfg.structured)
-        with step(f"save torch.export program {out}"):
-            art = save_pruned(source, chosen, cfg, out, res)
+    try:
+        outcome = prune_model(source, cfg, show_table=click.echo)
+    except EdgeoptError as e:
+        if getattr(e, "outcome", None) is not None:
+            _write_json(json_out, e.outcome.results)
+        raise
+    if outcome.chosen is not None:
+        _print_result(outcome.chosen, structured=cfg.structured)
+        art = outcome.artifact
         click.echo(
             f"wrote {art.path} ({art.size_bytes} bytes, sha256 {art.sha256[:12]}); "
             f"next: optimize export {art.path} --to onnx"
         )
-    _write_json(json_out, results)
+    _write_json(json_out, outcome.results)
 
 
 def _write_json(path: Path | None, results: dict) -> None:

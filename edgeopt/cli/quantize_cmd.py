@@ -6,30 +6,28 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
-from edgeopt.cli.options import force_option
+from edgeopt.cli.app import main
+from edgeopt.cli.options import force_option, path_option, value_option
+from edgeopt.core.precision import mode_names
+from edgeopt.optimize.quantize.common import METHODS
 
 
 @main.command("quantize")
 @click.argument("artifact", type=click.Path(path_type=Path))
 @click.option(
     "--mode",
-    type=click.Choice(["dynamic", "static", "fp16", "weight-only"]),
+    type=click.Choice(mode_names()),
     help="Default: chosen from the model (convolutions: static; MatMul-heavy: dynamic).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output file (default: beside the input, e.g. model.int8-static.onnx).",
+@path_option(
+    "-o", "--output", help="Output file (default: beside the input, e.g. model.int8-static.onnx)."
 )
 @click.option("--calib", help="Calibration dataset (default: the model's own; its calib split).")
-@click.option("--samples", type=int, default=200, show_default=True, help="Calibration samples.")
-@click.option(
+@value_option("--samples", kind=int, default=200, help="Calibration samples.")
+@value_option(
     "--method",
-    type=click.Choice(["minmax", "entropy", "percentile"]),
+    kind=click.Choice(METHODS),
     default="minmax",
-    show_default=True,
     help="Activation range estimation (ONNX static).",
 )
 @click.option(
@@ -54,11 +52,10 @@ from edgeopt.cli.options import force_option
 @click.option(
     "--fp16-io", is_flag=True, help="fp16: make inputs/outputs fp16 too (default float32)."
 )
-@click.option(
+@value_option(
     "--latency-seconds",
-    type=float,
+    kind=float,
     default=1.0,
-    show_default=True,
     help="Time spent on the quick latency check (0 skips it).",
 )
 @force_option

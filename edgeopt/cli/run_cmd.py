@@ -7,29 +7,24 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
+from edgeopt.cli.options import path_option
 
 
 @main.command("run")
 @click.argument("recipe", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path),
-    help="Parent folder for the run folder (default: the recipe's, else runs/).",
+@path_option(
+    "-o", "--out", help="Parent folder for the run folder (default: the recipe's, else runs/)."
 )
-@click.option(
-    "--cache",
-    "cache_dir",
-    type=click.Path(path_type=Path),
-    help="Artifact cache (default: $EDGEOPT_CACHE or ~/.cache/edgeopt).",
+@path_option(
+    "--cache", "cache_dir", help="Artifact cache (default: $EDGEOPT_CACHE or ~/.cache/edgeopt)."
 )
 @click.option("--max-time", type=float, help="Seconds of interleaved timing per target.")
 @click.option("--track", type=click.Choice(["mlflow"]), help="Also log every candidate to MLflow.")
 def run_cmd(recipe, out, cache_dir, max_time, track) -> None:
     """Run RECIPE (default: the built-in demo on the digits CNN). Exit 0 when every target has a
     candidate meeting its budgets, 1 when one has none, 2 for a bad recipe."""
-    from edgeopt.core.cache import ArtifactCache
+    from edgeopt.artifacts.cache import ArtifactCache
     from edgeopt.run.recipe import load_recipe
     from edgeopt.run.report import write_run_reports
     from edgeopt.run.runner import new_run_dir, prepare, run_recipe

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
 
 
 @main.group("targets", invoke_without_command=True)
@@ -25,7 +25,10 @@ def targets_cmd(ctx: click.Context, as_json: bool) -> None:
             {
                 "name": t.name,
                 "description": t.description,
-                "produces": t.produces,
+                "produces": {
+                    fmt: {"outputs": list(p.outputs), "description": p.description}
+                    for fmt, p in t.produces.items()
+                },
                 "precisions": list(t.precisions),
                 "runtimes": list(t.runtimes),
                 "available": ok,
@@ -37,8 +40,8 @@ def targets_cmd(ctx: click.Context, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r['name']}: {r['description']}")
-        for fmt, what in r["produces"].items():
-            click.echo(f"  from {fmt:<9} -> {what}")
+        for fmt, p in r["produces"].items():
+            click.echo(f"  from {fmt:<9} -> {p['description']}")
         click.echo(f"  runtimes: {', '.join(r['runtimes'])}")
         click.echo(f"  runs here: {'yes' if r['available'] else 'no'} ({r['availability']})")
 

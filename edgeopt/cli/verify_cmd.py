@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from edgeopt.cli import main
+from edgeopt.cli.app import main
+from edgeopt.cli.options import path_option, value_option
 
 BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 
@@ -17,11 +18,11 @@ BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 @click.option(
     "--target", "-t", "target", help="cpu, gpu or arm (default: the artifact's own target)."
 )
-@click.option("--samples", type=int, default=32, show_default=True, help="Samples compared.")
+@value_option("--samples", kind=int, default=32, help="Samples compared.")
 @click.option("--data", help="Dataset for the inputs (default: the artifact's).")
 @click.option("--tolerance", "atol", type=float, help="Absolute tolerance.")
 @click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
-@click.option("--report", type=click.Path(path_type=Path), help="Write the result as JSON here.")
+@path_option("--report", help="Write the result as JSON here.")
 def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
     """Verify a bundle from `optimize package` (every hash, then its samples on its runtime),
     or run ARTIFACT on its target (arm: aarch64 under qemu) and compare with the reference run."""

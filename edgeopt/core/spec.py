@@ -80,10 +80,10 @@ class TensorSpec:
         for i, d in enumerate(self.shape):
             if isinstance(d, int):
                 out.append(d)
+            elif d == "batch" or (i == 0 and (d == "?" or d not in dims)):
+                out.append(batch)
             elif d in dims:
                 out.append(dims[d])
-            elif d == "batch" or i == 0:
-                out.append(batch)
             else:
                 out.append(UNKNOWN_DIM)
         return tuple(out)

@@ -7,19 +7,19 @@ stratified when there are labels), so calibration and training never see evaluat
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import importlib
 import importlib.util
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgeopt.core.spec import TensorSpec, numpy_dtype
+from edgeopt.data.base import EVAL_FRACTION, SPLIT_SEED, Dataset
 from edgeopt.errors import UsageError
 
-EVAL_FRACTION = 0.25
-SPLIT_SEED = 0
 SPLITS = ("train", "calib", "eval", "all")
+KINDS_HINT = "sklearn:digits, npz:path.npz, py:path.py:function, images:DIR or skimage:photos"
 
 SKLEARN_SETS = {
     "digits": "load_digits",
@@ -27,42 +27,6 @@ SKLEARN_SETS = {
     "wine": "load_wine",
     "iris": "load_iris",
 }
-
-
-@dataclass
-class Dataset:
-    """Samples (one array per model input, first axis = sample) and optional labels."""
-
-    spec: str
-    inputs: list[np.ndarray]
-    labels: np.ndarray | None
-    split: str = "all"
-    class_names: list[str] | None = None
-
-    def __len__(self) -> int:
-        return len(self.inputs[0])
-
-    def take(self, idx: np.ndarray | slice, split: str | None = None) -> Dataset:
-        return Dataset(
-            self.spec,
-            [x[idx] for x in self.inputs],
-            None if self.labels is None else self.labels[idx],
-            split or self.split,
-            self.class_names,
-        )
-
-    def batches(self, batch: int) -> list[list[np.ndarray]]:
-        return [[x[i : i + batch] for x in self.inputs] for i in range(0, len(self), batch)]
-
-    def describe(self) -> dict:
-        return {
-            "spec": self.spec,
-            "split": self.split,
-            "samples": len(self),
-            "rule": f"seed {SPLIT_SEED}, {int(EVAL_FRACTION * 100)}% held out for eval"
-            if self.split != "all"
-            else "all samples",
-        }
 
 
 def _split_indices(n: int, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +47,33 @@ def _stratifiable(labels: np.ndarray) -> bool:
     return len(counts) > 1 and counts.min() >= 2
 
 
+DataRef = Dataset | str | None  # a loaded split, a spec string, or nothing
+
+
+def data_ref_name(ref: DataRef) -> str | None:
+    """The spec string of a data reference, as sidecars and cache keys record it."""
+    return ref.spec if isinstance(ref, Dataset) else ref
+
+
+def resolve_data(ref: DataRef, split: str, samples: int | None = None) -> Dataset | None:
+    """A Dataset for `ref`: a spec is loaded (its `split`), a loaded Dataset is used as given.
+
+    Steps take either, so a run resolves its data once and passes the objects down, while a
+    single CLI step passes the user's spec. Evaluation data never serves as calibration or
+    training data: a Dataset of the eval split given for those is refused.
+    """
+    if ref is None:
+        return None
+    if isinstance(ref, str):
+        return load_dataset(ref, split, samples)
+    if split in ("calib", "train") and ref.split == "eval":
+        raise UsageError(
+            f"the evaluation split of {ref.spec} was given as {split} data",
+            "calibrate and train on the calib/train splits; evaluation samples stay unseen",
+        )
+    return ref if samples is None or len(ref) <= samples else ref.take(slice(0, samples))
+
+
 def load_dataset(spec: str, split: str = "eval", samples: int | None = None) -> Dataset:
     """Load `spec` and return the requested split ("train", "calib", "eval" or "all").
 
@@ -92,8 +83,7 @@ def load_dataset(spec: str, split: str = "eval", samples: int | None = None) -> 
         raise UsageError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
     use_all = spec.endswith("@all")
     base = spec[: -len("@all")] if use_all else spec
-    ds = _load_raw(base)
-    ds.spec = spec
+    ds = dataclasses.replace(_load_raw_cached(base), spec=spec)
     if use_all or split == "all":
         out = ds
         out.split = "all"
@@ -111,13 +101,16 @@ def load_dataset(spec: str, split: str = "eval", samples: int | None = None) -> 
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _load_raw_cached(spec: str) -> Dataset:
+    """Each spec is read and parsed once per process; splits are copies taken from it."""
+    return _load_raw(spec)
+
+
 def _load_raw(spec: str) -> Dataset:
     kind, _, rest = spec.partition(":")
     if not rest:
-        raise UsageError(
-            f"malformed dataset spec {spec!r}",
-            "use sklearn:digits, npz:path.npz, py:path.py:function, images:DIR or skimage:photos",
-        )
+        raise UsageError(f"malformed dataset spec {spec!r}", f"use {KINDS_HINT}")
     if kind == "sklearn":
         return _sklearn(rest)
     if kind == "npz":
@@ -128,9 +121,7 @@ def _load_raw(spec: str) -> Dataset:
         from edgeopt.data import images
 
         return images.load_folder(rest) if kind == "images" else images.load_skimage(rest)
-    raise UsageError(
-        f"unknown dataset kind {kind!r} in {spec!r}", "use sklearn:, npz: or py: datasets"
-    )
+    raise UsageError(f"unknown dataset kind {kind!r} in {spec!r}", f"use {KINDS_HINT}")
 
 
 def _sklearn(name: str) -> Dataset:
@@ -184,103 +175,3 @@ def _py(rest: str) -> Dataset:
     x, y = result if isinstance(result, tuple) and len(result) == 2 else (result, None)
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     return Dataset(f"py:{rest}", xs, None if y is None else np.asarray(y))
-
-
-def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
-    """Shape the dataset's arrays to the model's inputs (reshape per sample, cast dtype).
-
-    Fails before any timing or conversion when the sizes cannot match.
-    """
-    if len(ds.inputs) != len(specs):
-        raise UsageError(
-            f"dataset {ds.spec} has {len(ds.inputs)} input array(s), "
-            f"the model takes {len(specs)} ({', '.join(s.name for s in specs)})",
-            "give one array per model input",
-        )
-    out = []
-    for arr, spec in zip(ds.inputs, specs):
-        per_sample = spec.shape[1:]
-        arr = _channels_first(arr, per_sample)
-        if all(isinstance(d, int) for d in per_sample):
-            want = int(np.prod(per_sample)) if per_sample else 1
-            have = int(np.prod(arr.shape[1:])) if arr.ndim > 1 else 1
-            if want != have:
-                raise UsageError(
-                    f"dataset {ds.spec} samples have shape {tuple(arr.shape[1:])} "
-                    f"({have} values) but input {spec.name} expects {tuple(per_sample)} "
-                    f"({want} values)",
-                    "resize images with ?size=HxW (images:, skimage:)"
-                    if ds.spec.startswith(("images:", "skimage:"))
-                    else "use a dataset that matches the model's input, or check --input",
-                )
-            arr = arr.reshape((len(arr), *per_sample))
-        out.append(np.ascontiguousarray(arr.astype(caller_dtype(spec), copy=False)))
-    return out
-
-
-def caller_dtype(spec: TensorSpec):
-    """What callers feed: real values (float32) for a quantized int8 input, which the runtime
-    adapter quantizes with the recorded scale and zero point; else the spec's own dtype."""
-    return np.float32 if spec.extra.get("scale") else numpy_dtype(spec.dtype)
-
-
-def _channels_first(arr: np.ndarray, per_sample: list) -> np.ndarray:
-    """Images come as [N, H, W, C]; a model that wants [C, H, W] gets them transposed, never
-    reshaped (a reshape would keep the element count and scramble every pixel)."""
-    if arr.ndim != 4 or len(per_sample) != 3 or tuple(per_sample) == arr.shape[1:]:
-        return arr
-    c = arr.shape[-1]
-    if per_sample[0] == c and all(
-        d == s or not isinstance(d, int) for d, s in zip(per_sample[1:], arr.shape[1:3])
-    ):
-        return arr.transpose(0, 3, 1, 2)
-    return arr
-
-
-def random_inputs(specs: list[TensorSpec], batch: int, seed: int = 0) -> list[np.ndarray]:
-    """Seeded random inputs inside each spec, for models with no known dataset."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for s in specs:
-        shape = s.concrete(batch=batch)
-        dt = caller_dtype(s)
-        if np.issubdtype(dt, np.floating):
-            out.append(rng.standard_normal(shape).astype(dt))
-        elif dt == np.bool_:
-            out.append(rng.integers(0, 2, shape).astype(bool))
-        else:
-            out.append(
-                _integer_input(s.name.lower(), shape, dt, rng, int(s.extra.get("max_value", 100)))
-            )
-    return out
-
-
-def _integer_input(name: str, shape: tuple, dt, rng, hi: int) -> np.ndarray:
-    """Integer inputs as text models expect them: masks of ones, zero token types, positions."""
-    if "mask" in name:
-        return np.ones(shape, dt)
-    if "type" in name or "segment" in name:
-        return np.zeros(shape, dt)
-    if "position" in name and len(shape) >= 2:
-        return np.broadcast_to(np.arange(shape[-1], dtype=dt), shape).copy()
-    return rng.integers(0, hi, shape).astype(dt)
-
-
-def sample_arrays(
-    specs: list[TensorSpec],
-    n: int,
-    dataset: str | None = None,
-    example: list[np.ndarray] | None = None,
-    seed: int = 0,
-) -> tuple[list[np.ndarray], str]:
-    """`n` inputs for checks: the dataset's eval split when one is known, else example inputs,
-    else seeded random ones. Returns (arrays, description) so results say what was used."""
-    if dataset:
-        arrays = fit_inputs(load_dataset(dataset, "eval", samples=n), specs)
-        if len(arrays[0]) < n:  # a tiny dataset: repeat samples to fill the batch
-            arrays = [np.concatenate([a] * -(-n // len(a)))[:n] for a in arrays]
-        return arrays, f"{dataset} (eval split, {n} samples)"
-    if example is not None:
-        arrays = [np.concatenate([e] * -(-n // len(e)))[:n] if e.ndim else e for e in example]
-        return arrays, f"example inputs repeated to batch {n}"
-    return random_inputs(specs, n, seed), f"seeded random inputs (seed {seed}, batch {n})"

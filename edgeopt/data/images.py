@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 
 import numpy as np
 
+from edgeopt.data.base import Dataset
 from edgeopt.errors import UsageError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -70,8 +71,6 @@ def to_array(images: list[np.ndarray], opts: dict) -> np.ndarray:
 def load_folder(rest: str):
     from PIL import Image
 
-    from edgeopt.data.datasets import Dataset
-
     target, opts = parse_options(rest)
     root = Path(target)
     if not root.is_dir():
@@ -95,8 +94,6 @@ def load_folder(rest: str):
 
 def load_skimage(rest: str):
     import skimage.data
-
-    from edgeopt.data.datasets import Dataset
 
     name, opts = parse_options(rest)
     if name != "photos":

@@ -5,45 +5,18 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from edgeopt.core.artifact import Artifact, format_of
 from edgeopt.core.spec import TensorSpec, normalize_dtype
 from edgeopt.errors import UsageError
+from edgeopt.formats import all_formats, spec_of
+from edgeopt.models.base import SourceModel
+from edgeopt.models.files import load_file_source
+from edgeopt.models.torch_files import load_torch_file
 
-FILE_FORMATS = ("onnx", "tflite", "openvino", "ort")
 
-
-@dataclass
-class SourceModel:
-    """A loaded source: a torch module (with input specs) or a model file of another format."""
-
-    ref: str
-    format: str  # "torch" or one of FILE_FORMATS
-    name: str
-    inputs: list[TensorSpec]
-    output_names: list[str] = field(default_factory=list)
-    module: object | None = None  # torch.nn.Module for torch sources
-    path: Path | None = None  # for file sources
-    dataset: str | None = None
-    task: str | None = None
-    example: list[np.ndarray] | None = None  # example inputs given by a factory
-    artifact: Artifact | None = None  # the sidecar when the file is one of ours
-
-    @property
-    def is_torch(self) -> bool:
-        return self.format == "torch"
-
-    def describe(self) -> dict:
-        d = {"ref": self.ref, "format": self.format, "name": self.name}
-        if self.path:
-            from edgeopt.core.files import sha256_file
-
-            d["sha256"] = sha256_file(self.path)
-        return d
+def _source_suffixes() -> str:
+    return " ".join(sfx for f in all_formats() if f.runnable or f.torch for sfx in f.suffixes)
 
 
 def load_source(
@@ -70,23 +43,19 @@ def load_source(
     if not path.exists():
         raise UsageError(
             f"model not found: {ref}",
-            "give a model file (.onnx, .tflite, .xml, .pt2, .pt), a built-in name "
+            f"give a model file ({_source_suffixes()}), a built-in name "
             "(see `optimize models`), or path/to/file.py:factory",
         )
     if path.is_dir():
         raise UsageError(f"{ref} is a folder, not a model file", "point at the model file itself")
-    fmt = format_of(path)
-    if fmt in ("onnx", "tflite", "openvino", "ort"):
-        from edgeopt.models.files import load_file_source
-
-        return load_file_source(path, fmt, input_specs)
-    if fmt in ("torch-export", "torch", "torchscript"):
-        from edgeopt.models.torch_files import load_torch_file
-
-        return load_torch_file(path, input_specs, trust_pickle)
+    spec = spec_of(path)
+    if spec is not None and spec.torch:
+        return load_torch_file(path, spec, input_specs, trust_pickle)
+    if spec is not None and spec.runnable:
+        return load_file_source(path, spec, input_specs)
     raise UsageError(
         f"unrecognised model file {ref} (suffix {path.suffix or 'none'})",
-        "supported: .onnx .ort .tflite .xml (OpenVINO IR) .pt2 (torch.export) .pt/.pth/.ts",
+        f"supported: {_source_suffixes()}",
     )
 
 

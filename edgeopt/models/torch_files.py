@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
-from edgeopt.core.artifact import Artifact
+from edgeopt.artifacts.artifact import Artifact
 from edgeopt.core.spec import TensorSpec, normalize_dtype
 from edgeopt.errors import UsageError
+from edgeopt.formats import FormatSpec
+from edgeopt.models.base import SourceModel
 from edgeopt.runtimes.torch_rt import eval_mode
 
 
-def load_torch_file(path: Path, input_specs: list[TensorSpec] | None, trust_pickle: bool):
+def load_torch_file(
+    path: Path, spec: FormatSpec, input_specs: list[TensorSpec] | None, trust_pickle: bool
+) -> SourceModel:
     import torch
 
-    from edgeopt.models.source import SourceModel
-
     art = Artifact.load(path)
-    if not zipfile.is_zipfile(path):
-        raise UsageError(f"{path} is not a PyTorch archive", "check the file is complete")
+    spec.inspector.check(path)
     module, example = None, None
-    if path.suffix == ".pt2":
+    if spec.name == "torch-export":
         try:
             ep = torch.export.load(str(path))
         except Exception as e:

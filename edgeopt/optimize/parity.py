@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeopt.benchmarks.compare import compare_outputs
 from edgeopt.errors import ParityError
+from edgeopt.metrics.compare import compare_outputs
 from edgeopt.runtimes.base import Session
 
 # (absolute, relative-to-output-scale) tolerances per precision

@@ -14,20 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
+from edgeopt.artifacts.artifact import Artifact, sidecar_path
+from edgeopt.artifacts.lineage import lineage
 from edgeopt.core.files import check_writable, default_file_mode, sha256_file
 from edgeopt.core.progress import step
-from edgeopt.data.datasets import sample_arrays
+from edgeopt.data import sample_arrays
 from edgeopt.errors import UsageError
+from edgeopt.formats import companion_files, format_of, names
 from edgeopt.optimize.parity import Tolerance
-from edgeopt.runtimes import RUNTIMES_BY_FORMAT, open_session
+from edgeopt.runtimes import RUNTIMES, open_session, runtimes_for
 from edgeopt.runtimes.base import PARITY_OPTIONS
+from edgeopt.targets.registry import get_target
 
 MANIFEST_SCHEMA = 1
 RUNNER = Path(__file__).with_name("runner_template.py")
-
-# the oldest runtime releases known to load what this stack writes (ONNX opset 18 / IR v10 etc.)
-MIN_RUNTIME = {"onnxruntime": "1.16", "openvino": "2024.0", "litert": "1.0"}
 
 
 @dataclass
@@ -48,35 +48,6 @@ def bundle_tolerance(precision: str) -> Tolerance:
     if precision in ARM_TOLERANCES:
         return Tolerance(*ARM_TOLERANCES[precision])
     return Tolerance.for_precision(precision)
-
-
-def lineage(path: Path, limit: int = 20) -> list[dict]:
-    """Walk sidecars from the artifact up to the source model: each step and its parameters."""
-    chain: list[dict] = []
-    current: Path | None = path
-    while current is not None and len(chain) < limit:
-        art = Artifact.load(current)
-        if art is None:
-            chain.append({"file": str(current), "note": "no sidecar: lineage stops here"})
-            break
-        chain.append(
-            {
-                "file": current.name,
-                "sha256": art.sha256,
-                "format": art.format,
-                "precision": art.precision,
-                "step": art.step,
-                "params": art.params,
-            }
-        )
-        parent = art.parent or {}
-        ref = parent.get("ref") or parent.get("path")
-        if not ref or not Path(ref).exists() or format_of(ref) is None:
-            if ref:
-                chain.append({"source": ref, "sha256": parent.get("sha256")})
-            break
-        current = Path(ref)
-    return chain
 
 
 def _measured(cfg: PackageConfig, path: Path) -> dict | None:
@@ -111,17 +82,16 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
         raise UsageError(f"bundle name {out} should end in .tar.gz", "e.g. -o model-cpu.tar.gz")
     check_writable([out], cfg.force)
     fmt = format_of(path)
-    if fmt not in RUNTIMES_BY_FORMAT:
+    runtimes = runtimes_for(path)
+    if not runtimes:
         raise UsageError(
             f"cannot package {path.name}: format {fmt or 'unknown'} has no runtime",
-            f"package one of: {', '.join(RUNTIMES_BY_FORMAT)}",
+            f"package one of: {', '.join(names('runtimes'))}",
         )
     art = Artifact.load(path)
-    from edgeopt.targets.registry import get_target
-
-    cfg.target = get_target(cfg.target or (art.target if art else None) or "cpu").name
-    runtime = RUNTIMES_BY_FORMAT[fmt][0]
-    with step(f"package {path.name} for {cfg.target}"):
+    target = get_target(cfg.target or (art.target if art else None) or "cpu").name
+    runtime = runtimes[0]
+    with step(f"package {path.name} for {target}"):
         session = open_session(path, runtime, PARITY_OPTIONS)
         inputs, described = _samples(art, session, cfg.samples)
         outputs = session.run(inputs)
@@ -137,14 +107,14 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
         manifest = {
             "schema_version": MANIFEST_SCHEMA,
             "created": datetime.now(UTC).isoformat(),
-            "target": cfg.target,
+            "target": target,
             "model": {
                 "file": f"model/{path.name}",
                 "format": fmt,
                 "precision": art.precision if art else "unknown",
                 "runtime": runtime,
                 "runtime_version": session.version,
-                "min_runtime_version": MIN_RUNTIME.get(runtime),
+                "min_runtime_version": RUNTIMES[runtime].min_bundle_version,
             },
             "inputs": in_specs,
             "outputs": out_specs,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeopt.benchmarks.compare import compare_outputs
 from edgeopt.core.files import sha256_file
 from edgeopt.core.progress import info, step
 from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.metrics.compare import compare_outputs
 from edgeopt.optimize.parity import Tolerance
 from edgeopt.runtimes import open_session
 from edgeopt.runtimes.base import SessionOptions

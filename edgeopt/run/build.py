@@ -1,18 +1,24 @@
-"""Building one candidate: prune -> export -> quantize -> compile, every step cached by content."""
+"""Building one candidate: prune -> export -> quantize -> compile, every step cached by content.
+
+The run's data is resolved once (RunData) and the loaded splits are passed down to every
+step; the formats and precisions a candidate may name come from the target and the precision
+vocabulary (edgeopt.core.precision).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeopt.core.cache import ArtifactCache, cache_key
+from edgeopt.artifacts.cache import ArtifactCache, cache_key
 from edgeopt.core.files import sha256_file
+from edgeopt.core.precision import FLOAT, QuantMode, mode_for_precision
 from edgeopt.core.spec import parse_input_spec
+from edgeopt.data import Dataset, load_dataset
+from edgeopt.formats import format_of
 from edgeopt.models.source import load_source
 from edgeopt.run.recipe import Candidate, Recipe
-
-QUANT_MODES = {"int8": None, "int8-static": "static", "int8-dynamic": "dynamic", "fp16": "fp16"}
-EXPORT_FORMAT = {"onnx": "onnx", "ort": "onnx", "openvino": "openvino", "tflite": "tflite"}
+from edgeopt.targets.registry import get_target
 
 
 @dataclass
@@ -23,6 +29,32 @@ class Built:
     path: Path | None = None
     steps: list[dict] = field(default_factory=list)
     error: str | None = None
+
+
+@dataclass
+class RunData:
+    """The run's datasets, each split loaded once and shared by every step."""
+
+    evaluation: Dataset | None
+    calibration: Dataset | None
+    training: Dataset | None
+
+    @classmethod
+    def resolve(cls, recipe: Recipe, default: str | None) -> RunData:
+        def load(key: str, split: str) -> Dataset | None:
+            spec = recipe.data.get(key) or default
+            return load_dataset(spec, split) if spec else None
+
+        return cls(
+            load("evaluation", "eval"), load("calibration", "calib"), load("training", "train")
+        )
+
+    def specs(self) -> dict[str, str | None]:
+        """The spec strings, as run.json and the cache keys record them."""
+        return {
+            k: (getattr(self, k).spec if getattr(self, k) is not None else None)
+            for k in ("evaluation", "calibration", "training")
+        }
 
 
 def source_id(source) -> str:
@@ -46,11 +78,8 @@ class Builder:
         specs = [parse_input_spec(s) for s in recipe.inputs] or None
         self.source = load_source(recipe.model, specs)
         self.source_id = source_id(self.source)
-        self.data = {
-            "evaluation": recipe.data.get("evaluation") or self.source.dataset,
-            "calibration": recipe.data.get("calibration") or self.source.dataset,
-            "training": recipe.data.get("training") or self.source.dataset,
-        }
+        self.run_data = RunData.resolve(recipe, self.source.dataset)
+        self.data = self.run_data.specs()
 
     def _step(self, built: Built, name: str, parent_id: str, params: dict, make) -> Path:
         key = cache_key(parent_id, name, params)
@@ -68,19 +97,20 @@ class Builder:
 
     def build(self, cand: Candidate) -> Built:
         built = Built(cand)
+        target = get_target(cand.target)
         source, parent_id = self.source, self.source_id
         if cand.sparsity:
             path = self._prune(built, cand.sparsity)
             source, parent_id = load_source(str(path)), sha256_file(path)
-        path = self._export_step(built, source, parent_id, EXPORT_FORMAT[cand.format])
-        if cand.precision != "fp32" and cand.target != "gpu":  # gpu compile makes fp16 itself
-            mode = QUANT_MODES[cand.precision]
+        path = self._export_step(built, source, parent_id, target.export_format(cand.format))
+        if cand.precision != FLOAT and target.fixed_precision is None:
+            mode = mode_for_precision(cand.precision)  # None: the mode the content calls for
             parent = path
             path = self._step(
                 built,
                 "quantize",
                 sha256_file(parent),
-                {"mode": mode, "calib": self.data["calibration"]},
+                {"mode": mode and str(mode), "calib": self.data["calibration"]},
                 lambda d: self._quantize(parent, mode, d),
             )
         parent = path
@@ -105,9 +135,8 @@ class Builder:
     def build_plain(self, cand: Candidate) -> Built:
         """The dense fp32 export alone: the baseline every candidate is compared with."""
         built = Built(cand)
-        built.path = self._export_step(
-            built, self.source, self.source_id, EXPORT_FORMAT[cand.format]
-        )
+        fmt = get_target(cand.target).export_format(cand.format)
+        built.path = self._export_step(built, self.source, self.source_id, fmt)
         return built
 
     def _export_step(self, built: Built, source, parent_id: str, fmt: str) -> Path:
@@ -122,10 +151,10 @@ class Builder:
         p = self.recipe.prune
         cfg = PruneConfig(
             sparsity=sparsity,
-            finetune=self.data["training"],
+            finetune=self.run_data.training,
             epochs=int(p.get("epochs", 8)),
             distill=bool(p.get("distill", True)),
-            data=self.data["evaluation"],
+            data=self.run_data.evaluation,
         )
         cfg.validate()
         params = {**cfg.params(), "sparsity": sparsity, "inputs": self.recipe.inputs}
@@ -145,16 +174,16 @@ class Builder:
         return self._step(built, "prune", self.source_id, params, make)
 
     def _export(self, source, fmt: str, d: Path) -> Path:
-        from edgeopt.optimize.export import SUFFIX, ExportConfig, export_model
+        from edgeopt.formats import get_format
+        from edgeopt.optimize.export import ExportConfig, export_model
 
-        out = d / f"{source.name}{SUFFIX[fmt]}"
-        export_model(source, ExportConfig(to=fmt, output=out, data=self.data["evaluation"]))
+        out = d / f"{source.name}{get_format(fmt).suffix}"
+        export_model(source, ExportConfig(to=fmt, output=out, data=self.run_data.evaluation))
         return out
 
-    def _quantize(self, parent: Path, mode: str | None, d: Path) -> Path:
-        from edgeopt.core.artifact import format_of
+    def _quantize(self, parent: Path, mode: QuantMode | None, d: Path) -> Path:
+        from edgeopt.formats import get_format
         from edgeopt.optimize.quantize import (
-            BACKENDS,
             QuantizeConfig,
             choose_mode,
             default_output,
@@ -162,10 +191,12 @@ class Builder:
         )
 
         if mode is None:  # "int8": the mode the model's content calls for
-            mode, _ = choose_mode(format_of(parent), BACKENDS[format_of(parent)].op_counts(parent))
+            fmt = format_of(parent)
+            mode, _ = choose_mode(fmt, get_format(fmt).inspector.op_counts(parent))
         cfg = QuantizeConfig(
             mode=mode,
-            calib=self.data["calibration"],
+            calib=self.run_data.calibration,
+            evaluation=self.run_data.evaluation,
             latency_seconds=0,
             output=d / default_output(parent, mode).name,
         )
@@ -173,11 +204,12 @@ class Builder:
 
     def _compile(self, parent: Path, cand: Candidate, threads: int | None, d: Path) -> Path:
         from edgeopt.targets import CompileOptions
-        from edgeopt.targets.registry import get_target
 
-        arts = get_target(cand.target).compile(
-            parent, CompileOptions(output_dir=d, threads=threads, data=self.data["evaluation"])
+        target = get_target(cand.target)
+        options = CompileOptions(
+            output_dir=d,
+            threads=threads,
+            data=self.run_data.evaluation,
+            calibration=self.run_data.calibration,
         )
-        wanted = "ort" if cand.format == "ort" else None
-        pick = next((a for a in arts if wanted and a.format == wanted), arts[0])
-        return pick.path
+        return target.pick(target.compile(parent, options), cand.format).path

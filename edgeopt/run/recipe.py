@@ -16,7 +16,7 @@ max_time = 3.0                         # seconds of timing per target (interleav
 threads = 2
 [candidates.cpu]                       # a grid: every combination is one candidate
 format = ["onnx", "openvino"]
-precision = ["fp32", "int8"]
+precision = ["fp32", "int8"]        # fp32, int8 (mode from content), int8-static, int8-dynamic, int8-weights, fp16
 sparsity = [0.0, 0.5]
 [budgets]                              # the gate's budget keys; [budgets.targets.arm] overrides
 accuracy_drop_max = 0.01
@@ -31,7 +31,9 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeopt.core.precision import recipe_precisions
 from edgeopt.errors import UsageError
+from edgeopt.targets.registry import TARGETS
 
 TOP_KEYS = {"name", "model", "data", "prune", "bench", "candidates", "budgets", "output"}
 SECTION_KEYS = {
@@ -42,7 +44,6 @@ SECTION_KEYS = {
     "output": {"dir"},
 }
 GRID_KEYS = {"format", "precision", "sparsity", "threads"}
-PRECISIONS = ("fp32", "fp16", "int8", "int8-dynamic", "int8-static")
 
 DEMO_RECIPE = Path(__file__).with_name("demo_recipe.toml")
 
@@ -110,6 +111,27 @@ def _list(value, key: str, where: str) -> list:
     return items
 
 
+def _check_grid(target, values: dict) -> None:
+    """Every format and precision a target's grid names must be one the target can build."""
+    where = f"[candidates.{target.name}]"
+    for fmt in values["format"]:
+        if fmt not in target.deployable():
+            raise UsageError(
+                f"target {target.name} cannot take {fmt} candidates ({where})",
+                f"target {target.name} takes: {', '.join(target.deployable())}",
+            )
+    for p in values["precision"]:
+        if p not in recipe_precisions():
+            raise UsageError(
+                f"unknown precision {p!r} in {where}", f"valid: {', '.join(recipe_precisions())}"
+            )
+        if target.fixed_precision and p != target.fixed_precision:
+            raise UsageError(
+                f"{target.name} candidates are {target.fixed_precision}, not {p}",
+                f'set precision = ["{target.fixed_precision}"] in {where}',
+            )
+
+
 def load_recipe(path: Path | None) -> Recipe:
     """Parse and validate a recipe; None loads the built-in demo recipe."""
     path = Path(path) if path else DEMO_RECIPE
@@ -136,8 +158,6 @@ def load_recipe(path: Path | None) -> Recipe:
     grids = doc.get("candidates")
     if not isinstance(grids, dict) or not grids:
         raise UsageError("recipe has no [candidates.TARGET] table", "add e.g. [candidates.cpu]")
-    from edgeopt.targets.registry import TARGETS
-
     candidates: dict[str, list[Candidate]] = {}
     for target, grid in grids.items():
         if target not in TARGETS:
@@ -157,12 +177,7 @@ def load_recipe(path: Path | None) -> Recipe:
                 ("threads", None),
             )
         }
-        for p in values["precision"]:
-            if p not in PRECISIONS:
-                raise UsageError(
-                    f"unknown precision {p!r} in [candidates.{target}]",
-                    f"valid: {', '.join(PRECISIONS)}",
-                )
+        _check_grid(TARGETS[target], values)
         for s in values["sparsity"]:
             if not isinstance(s, (int, float)) or not 0 <= s < 1:
                 raise UsageError(

@@ -179,7 +179,7 @@ def _verdicts(rows: list[dict]) -> str:
 
 
 def render_run_html(summary: dict) -> str:
-    from edgeopt.benchmarks.report.html import _distribution_svg
+    from edgeopt.bench.report.html import _distribution_svg
 
     sections = []
     for target, t in summary["targets"].items():

@@ -9,14 +9,17 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edgeopt.benchmarks.budgets import budgets_from_dict
-from edgeopt.core.cache import ArtifactCache, place
+from edgeopt.artifacts.cache import ArtifactCache, place
+from edgeopt.artifacts.lineage import lineage
+from edgeopt.bench.budgets import budgets_from_dict
 from edgeopt.core.files import atomic_write_text
 from edgeopt.core.progress import info, step
-from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.core.text import first_line
+from edgeopt.errors import EdgeoptError
 from edgeopt.run.build import Builder, Built
 from edgeopt.run.recipe import Recipe
 from edgeopt.run.select import choose, metrics_of, pareto_front, verdicts
+from edgeopt.targets.registry import get_target
 
 RUN_SCHEMA_VERSION = 1
 
@@ -36,7 +39,6 @@ def new_run_dir(recipe: Recipe, out: Path | None) -> Path:
 
 def prepare(recipe: Recipe, cache: ArtifactCache) -> Builder:
     """Everything that can fail on a bad recipe, before any folder or tracking run exists."""
-    check_recipe_runnable(recipe)
     if recipe.budgets:
         budgets_from_dict(recipe.budgets, "recipe [budgets]")
     with step(f"load {recipe.model}"):
@@ -87,7 +89,7 @@ def _baseline_for(cands):
     from edgeopt.run.recipe import Candidate
 
     first = cands[0]
-    fmt = "onnx" if first.format == "ort" else first.format
+    fmt = get_target(first.target).export_format(first.format)
     return Candidate(first.target, fmt, "fp32", 0.0, first.threads)
 
 
@@ -101,15 +103,16 @@ def _build(builder: Builder, cand, dest: Path, plain: bool = False) -> Built:
         info(f"[edgeopt]   {len(built.steps)} step(s), {hits} from the cache")
     except Exception as e:  # one candidate's failure is recorded; the others go on
         msg = e.message if isinstance(e, EdgeoptError) else f"{type(e).__name__}: {e}"
-        built = Built(cand, error=msg.splitlines()[0][:300])
+        built = Built(cand, error=first_line(msg))
         info(f"[edgeopt]   {cand.name} could not be built: {e.message}")
     return built
 
 
 def _measure_target(recipe, target, built, baseline, budgets, run_dir, max_time) -> dict:
-    from edgeopt.benchmarks.latency import LatencyConfig
-    from edgeopt.benchmarks.report import write_reports
-    from edgeopt.benchmarks.runner import BenchConfig, run_bench
+    from edgeopt.bench.config import BenchConfig
+    from edgeopt.bench.report import write_reports
+    from edgeopt.bench.runner import run_bench
+    from edgeopt.metrics.latency import LatencyConfig
 
     ok = [b for b in built if b.path is not None]
     out: dict = {"candidates": [], "chosen": None, "reason": "", "report": None}
@@ -181,37 +184,9 @@ def _measure_target(recipe, target, built, baseline, budgets, run_dir, max_time)
         machine=results.get("machine"),
     )
     if chosen:
-        from edgeopt.package.bundle import lineage
-
         out["chosen_lineage"] = lineage(Path(chosen["path"]))
     info(
         f"[edgeopt] {target}: {'chose ' + chosen['name'] if chosen else 'nothing chosen'} "
         f"({reason})"
     )
     return out
-
-
-def check_recipe_runnable(recipe: Recipe) -> None:
-    """Fail before any work when a target cannot take a candidate's format."""
-    from edgeopt.run.build import EXPORT_FORMAT
-    from edgeopt.targets.registry import get_target
-
-    for target, cands in recipe.candidates.items():
-        t = get_target(target)
-        for c in cands:
-            if c.format not in EXPORT_FORMAT:
-                raise UsageError(
-                    f"unknown format {c.format!r} in [candidates.{target}]",
-                    f"use one of: {', '.join(EXPORT_FORMAT)}",
-                )
-            if target == "gpu" and c.precision != "fp16":
-                raise UsageError(
-                    f"gpu candidates are fp16, not {c.precision}",
-                    'set precision = ["fp16"] in [candidates.gpu]',
-                )
-            fmt = EXPORT_FORMAT[c.format]
-            if fmt not in t.formats:
-                raise UsageError(
-                    f"target {target} cannot take {c.format} candidates",
-                    f"target {target} takes: {', '.join(t.formats)}",
-                )

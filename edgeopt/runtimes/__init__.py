@@ -1,21 +1,50 @@
-"""Runtime adapters behind one interface (`Session`); `open_session` picks one for a model."""
+"""Runtime adapters behind one interface (`Session`); `open_session` picks one for a file.
+
+Which runtimes run a format is the format's fact (edgeopt.formats); what class implements a
+runtime, which package it comes from and the oldest release a bundle accepts is this
+registry's. Adding a runtime is one adapter module and one line in RUNTIMES.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from edgeopt.core.artifact import format_of
+from edgeopt.core.plugins import load
 from edgeopt.errors import UsageError
-from edgeopt.runtimes.base import Session, SessionOptions
+from edgeopt.formats import get_format, names, spec_of
+from edgeopt.runtimes.base import PARITY_OPTIONS, Session, SessionOptions
 
-# format -> runtimes that can run it, the first being the default
-RUNTIMES_BY_FORMAT: dict[str, tuple[str, ...]] = {
-    "onnx": ("onnxruntime", "openvino"),
-    "ort": ("onnxruntime",),
-    "openvino": ("openvino",),
-    "openvino-blob": ("openvino",),
-    "tflite": ("litert",),
-}
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    name: str
+    session: str  # "module:Class" of the Session adapter: Class(path, options)
+    package: str  # the distribution that provides it (versions, install hints)
+    min_bundle_version: str | None = None  # oldest release known to load what this stack writes
+
+
+RUNTIMES: dict[str, RuntimeSpec] = {}
+
+
+def register_runtime(spec: RuntimeSpec) -> None:
+    RUNTIMES[spec.name] = spec
+
+
+for _spec in (
+    RuntimeSpec(
+        "onnxruntime", "edgeopt.runtimes.onnxruntime_rt:OnnxRuntimeSession", "onnxruntime", "1.16"
+    ),
+    RuntimeSpec("openvino", "edgeopt.runtimes.openvino_rt:OpenVINOSession", "openvino", "2024.0"),
+    RuntimeSpec("litert", "edgeopt.runtimes.litert_rt:LiteRTSession", "ai-edge-litert", "1.0"),
+):
+    register_runtime(_spec)
+
+
+def runtimes_for(path: str | Path) -> tuple[str, ...]:
+    """The runtimes that can run the file at `path` (the first is the default); () if none."""
+    spec = spec_of(path)
+    return spec.runtimes if spec else ()
 
 
 def open_session(
@@ -25,29 +54,24 @@ def open_session(
     path = Path(path)
     if not path.exists():
         raise UsageError(f"model file not found: {path}", "check the path")
-    fmt = format_of(path)
-    choices = RUNTIMES_BY_FORMAT.get(fmt or "")
+    spec = spec_of(path)
+    choices = spec.runtimes if spec else ()
     if not choices:
         raise UsageError(
-            f"no runtime runs {path.name} (format {fmt or 'unknown'})",
-            f"runnable formats: {', '.join(RUNTIMES_BY_FORMAT)}",
+            f"no runtime runs {path.name} (format {spec.name if spec else 'unknown'})",
+            f"runnable formats: {', '.join(names('runtimes'))}",
         )
     runtime = runtime or choices[0]
     if runtime not in choices:
         raise UsageError(
-            f"runtime {runtime!r} cannot run {fmt} models", f"use one of: {', '.join(choices)}"
+            f"runtime {runtime!r} cannot run {spec.name} models",
+            f"use one of: {', '.join(choices)}",
         )
-    if runtime == "onnxruntime":
-        from edgeopt.runtimes.onnxruntime_rt import OnnxRuntimeSession
+    return load(RUNTIMES[runtime].session)(path, options)
 
-        return OnnxRuntimeSession(path, options)
-    if runtime == "openvino":
-        from edgeopt.runtimes.openvino_rt import OpenVINOSession
 
-        return OpenVINOSession(path, options)
-    from edgeopt.runtimes.litert_rt import LiteRTSession
-
-    return LiteRTSession(path, options)
+def default_runtime(fmt: str) -> str:
+    return get_format(fmt, "runtimes").runtimes[0]
 
 
 def open_source_session(source, options: SessionOptions | None = None) -> Session:
@@ -59,4 +83,15 @@ def open_source_session(source, options: SessionOptions | None = None) -> Sessio
     return open_session(source.path, None, options)
 
 
-__all__ = ["RUNTIMES_BY_FORMAT", "Session", "SessionOptions", "open_session", "open_source_session"]
+__all__ = [
+    "PARITY_OPTIONS",
+    "RUNTIMES",
+    "RuntimeSpec",
+    "Session",
+    "SessionOptions",
+    "default_runtime",
+    "open_session",
+    "open_source_session",
+    "register_runtime",
+    "runtimes_for",
+]

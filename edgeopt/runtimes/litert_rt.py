@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 
 from edgeopt.core.progress import quiet
 from edgeopt.core.spec import TensorSpec
+from edgeopt.core.text import first_line, natural_key
 from edgeopt.errors import UsageError
 from edgeopt.runtimes.base import Session, SessionOptions
-
-
-def _natural(key: str):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
 
 
 class LiteRTSession(Session):
@@ -31,7 +27,7 @@ class LiteRTSession(Session):
                 )
         except Exception as e:
             raise UsageError(
-                f"LiteRT cannot load {path}: {str(e).splitlines()[0][:300]}",
+                f"LiteRT cannot load {path}: {first_line(e, 300, with_type=False)}",
                 "check the file is a complete .tflite model",
             ) from e
         self._in, self._out = self._ordered_details()
@@ -57,8 +53,8 @@ class LiteRTSession(Session):
             rin, rout = runner.get_input_details(), runner.get_output_details()
             by_index_in = {d["index"]: d for d in details_in}
             by_index_out = {d["index"]: d for d in details_out}
-            ins = [by_index_in[rin[k]["index"]] for k in sorted(rin, key=_natural)]
-            outs = [by_index_out[rout[k]["index"]] for k in sorted(rout, key=_natural)]
+            ins = [by_index_in[rin[k]["index"]] for k in sorted(rin, key=natural_key)]
+            outs = [by_index_out[rout[k]["index"]] for k in sorted(rout, key=natural_key)]
             return ins, outs
         return details_in, details_out
 
@@ -106,7 +102,7 @@ class LiteRTSession(Session):
 def _named(path: Path, which: str, specs: list[TensorSpec]) -> list[TensorSpec]:
     """Converters rename TFLite tensors (serving_default_args_0, ...): use the names the
     sidecar records, so inputs are addressed the same way in every format."""
-    from edgeopt.core.artifact import Artifact
+    from edgeopt.artifacts.artifact import Artifact
 
     try:
         art = Artifact.load(path)

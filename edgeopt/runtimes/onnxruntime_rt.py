@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.core.spec import TensorSpec
+from edgeopt.core.text import first_line
 from edgeopt.errors import UsageError
 from edgeopt.runtimes.base import Session, SessionOptions
 
@@ -37,10 +38,10 @@ class OnnxRuntimeSession(Session):
             so.inter_op_num_threads = 1
         providers = self._providers()
         try:
-            self.sess = ort.InferenceSession(str(path), so, providers=providers)
+            self.sess = ort.InferenceSession(self._model_source(path), so, providers=providers)
         except Exception as e:
             raise UsageError(
-                f"ONNX Runtime cannot load {path}: {str(e).splitlines()[0][:300]}",
+                f"ONNX Runtime cannot load {path}: {first_line(e, 300, with_type=False)}",
                 "check the file is a complete ONNX model (optimize inspect shows what it holds)",
             ) from e
         self.providers = self.sess.get_providers()
@@ -73,6 +74,10 @@ class OnnxRuntimeSession(Session):
         ]
         self._names = [i.name for i in self.inputs]
         self._fixed_from_shape()
+
+    def _model_source(self, path: Path) -> str | bytes:
+        """What InferenceSession loads: the file's path (an adapter may give bytes instead)."""
+        return str(path)
 
     def _providers(self) -> list:
         if self.options.provider:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeopt.core.spec import TensorSpec
+from edgeopt.core.text import first_line
 from edgeopt.errors import EdgeoptError, UsageError
 from edgeopt.runtimes.base import Session, SessionOptions
 
@@ -51,7 +52,7 @@ class OpenVINOSession(Session):
                 self.compiled = core.compile_model(str(path), device, config)
         except Exception as e:
             raise UsageError(
-                f"OpenVINO cannot load {path}: {str(e).splitlines()[0][:300]}",
+                f"OpenVINO cannot load {path}: {first_line(e, 300, with_type=False)}",
                 "check the .xml has its .bin beside it and both are complete",
             ) from e
         self.device = device

@@ -10,20 +10,21 @@ import platform
 import shutil
 from pathlib import Path
 
-import numpy as np
-
-from edgeopt.core.artifact import Artifact
+from edgeopt.artifacts.artifact import Artifact
 from edgeopt.core.files import sha256_file
+from edgeopt.core.precision import QuantMode
 from edgeopt.core.progress import info, quiet, step
-from edgeopt.errors import ConversionError, ParityError
+from edgeopt.errors import ParityError
+from edgeopt.formats.tflite import computes_int8
 from edgeopt.optimize.parity import summary_line
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import (
     CompileOptions,
     Output,
+    Produces,
     Target,
     agreement,
-    calibration_inputs,
+    calibration_ref,
     derived,
     output_path,
     parity,
@@ -37,57 +38,27 @@ ARM_ORT_DISABLED = ["NchwcTransformer"]  # x86-only layout; the rest of ALL is p
 ARM_ORT_CONFIG = {"session.qdqisint8allowed": "1"}
 
 
-def tflite_is_int8(path: Path) -> bool:
-    """True when the model computes in int8 (quantized tensors beyond its I/O)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    with quiet():
-        interp = Interpreter(model_path=str(path))
-    return any(np.dtype(d["dtype"]) == np.int8 for d in interp.get_tensor_details())
-
-
 def tflite_int8(
-    src: Path, dst: Path, calibration: list[np.ndarray] | None, recipe_name: str = "static_wi8_ai8"
+    art: Artifact, dst: Path, mode: QuantMode, options: CompileOptions, tmp: Path
 ) -> dict:
-    """int8 with ai-edge-quantizer: full int8 (static_wi8_ai8, calibrated) or int8 weights
-    with float activations (dynamic_wi8_afp32, no calibration).
+    """int8 through the quantize step (ai-edge-quantizer): full int8 with int8 inputs/outputs
+    (static, calibrated), or int8 weights with float activations (dynamic, no calibration)."""
+    from edgeopt.optimize.quantize import QuantizeConfig, quantize_artifact
 
-    Swap point: once edgeopt.optimize.quantize lands, `quantize_artifact(path,
-    QuantizeConfig(mode="int8", ...))` can replace this.
-    """
-    from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_quantizer import quantizer, recipe
-
-    try:
-        with quiet():
-            interp = Interpreter(model_path=str(src))
-            sigs = interp.get_signature_list()
-            key = next(iter(sigs))
-            names = sorted(sigs[key]["inputs"])
-            shape = interp.get_signature_runner(key).get_input_details()[names[0]]["shape"]
-            fixed = int(shape[0]) if len(shape) else 1
-            q = quantizer.Quantizer(str(src), getattr(recipe, recipe_name)())
-            samples = []
-            if calibration is not None:
-                n = len(calibration[0])
-                samples = [
-                    {nm: a[i : i + fixed] for nm, a in zip(names, calibration)}
-                    for i in range(0, n - fixed + 1, fixed)
-                ]
-                result = q.quantize(q.calibrate({key: samples}))
-            else:
-                result = q.quantize()
-            result.export_model(str(dst), overwrite=True)
-    except Exception as e:
-        raise ConversionError(
-            f"int8 TFLite quantization of {src.name} failed: {str(e).splitlines()[0][:300]}",
-            "check the .tflite is a float model with a signature",
-        ) from e
-    return {
-        "tool": "ai-edge-quantizer",
-        "recipe": recipe_name,
-        "calibration_samples": len(samples) * fixed,
-    }
+    work = tmp / f"quantize-{mode}"
+    cfg = QuantizeConfig(
+        mode=mode,
+        output=work / dst.name,
+        calib=calibration_ref(art, options) if mode == QuantMode.STATIC else None,
+        evaluation=options.data,
+        samples=CALIBRATION_SAMPLES,
+        int8_io=mode == QuantMode.STATIC,
+        latency_seconds=0,
+    )
+    q = quantize_artifact(art.path, cfg)
+    shutil.move(q.path, dst)
+    calib = (q.extra.get("calibration") or {}).get("samples", 0)
+    return {"tool": "ai-edge-quantizer", "mode": str(mode), "calibration_samples": calib}
 
 
 def required_operators(ort_file: Path, config: Path, final_name: str) -> list[str]:
@@ -105,8 +76,10 @@ class ArmTarget(Target):
     name = "arm"
     description = "aarch64 CPU (LiteRT/XNNPACK int8, minimal ONNX Runtime)"
     produces = {
-        "tflite": "int8 TFLite for LiteRT's XNNPACK kernels",
-        "onnx": ".ort + required_operators.config for a minimal mobile ONNX Runtime build",
+        "tflite": Produces(("tflite",), "int8 TFLite for LiteRT's XNNPACK kernels"),
+        "onnx": Produces(
+            ("ort",), ".ort + required_operators.config for a minimal mobile ONNX Runtime build"
+        ),
     }
     precisions = ("int8", "fp32")
     runtimes = ("litert", "onnxruntime (minimal build)")
@@ -136,17 +109,13 @@ class ArmTarget(Target):
     def _tflite(self, art: Artifact, options: CompileOptions, tmp: Path) -> Output:
         final = output_path(art, self.name, ".tflite", options)
         staged = tmp / final.name
-        if tflite_is_int8(art.path):
+        if computes_int8(art.path):
             with step(f"arm: {art.path.name} is already int8 -> {final.name}"):
                 shutil.copyfile(art.path, staged)
             params = {"quantized_by": "input (already int8)"}
         else:
-            from edgeopt.runtimes import open_session
-
-            specs = open_session(art.path).inputs
-            calib = calibration_inputs(art, CALIBRATION_SAMPLES, options.data, specs)
             with step(f"arm: full int8 quantization (XNNPACK kernels) -> {final.name}"):
-                params = tflite_int8(art.path, staged, calib)
+                params = tflite_int8(art, staged, QuantMode.STATIC, options, tmp)
         new = derived(art, staged, "tflite", self.name, params, "int8")
         new.extra = {
             "threads": options.threads,
@@ -160,8 +129,9 @@ class ArmTarget(Target):
                 # some models (wide-range tabular inputs) lose too much with int8
                 # activations: keep int8 weights, float activations, and say so
                 info(f"[edgeopt]   full int8 rejected: {e.message}")
-                with step("arm: int8 weights with float activations (dynamic_wi8_afp32)"):
-                    params = tflite_int8(art.path, staged, None, "dynamic_wi8_afp32")
+                with step("arm: int8 weights with float activations (dynamic range)"):
+                    staged.unlink()
+                    params = tflite_int8(art, staged, QuantMode.DYNAMIC, options, tmp)
                     new.params.update(params, full_int8_rejected=e.message)
                     new.notes.append(f"full int8 rejected ({e.message}); int8 weights only")
                     new.parity = agreement(art, staged, options)

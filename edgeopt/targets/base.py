@@ -6,12 +6,11 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from edgeopt.core.artifact import Artifact, companion_files, format_of, sidecar_path
+from edgeopt.artifacts.artifact import Artifact, artifact_files, publish_artifact
 from edgeopt.core.files import check_writable, publish, sha256_file, staging_dir
-from edgeopt.data.datasets import fit_inputs, load_dataset, sample_arrays
+from edgeopt.data import DataRef, data_ref_name, sample_arrays
 from edgeopt.errors import UsageError
+from edgeopt.formats import format_of, names
 from edgeopt.optimize.parity import Tolerance, check_parity
 from edgeopt.runtimes import open_session
 from edgeopt.runtimes.base import PARITY_OPTIONS, SessionOptions
@@ -25,7 +24,8 @@ class CompileOptions:
     hint: str = "latency"  # OpenVINO PERFORMANCE_HINT: latency | throughput
     precision: str | None = None  # cpu OpenVINO: f32 | bf16 | auto (bf16 where the CPU has it)
     io_fp16: bool = False  # gpu: keep fp16 inputs/outputs instead of float32
-    data: str | None = None  # dataset for parity and calibration (default: the artifact's)
+    data: DataRef = None  # parity/agreement inputs (eval split; default: the artifact's dataset)
+    calibration: DataRef = None  # int8 calibration (calib split; default: data's spec)
     samples: int = 64
     atol: float | None = None
     rtol: float | None = None
@@ -56,7 +56,7 @@ def load_input(path: Path) -> Artifact:
     if fmt is None:
         raise UsageError(
             f"unknown model format of {path.name}",
-            "give an .onnx, .xml (OpenVINO IR) or .tflite file",
+            f"give a model file of a known format ({', '.join(names('runtimes'))})",
         )
     art = Artifact(path=path, format=fmt, step="foreign")
     try:
@@ -68,18 +68,51 @@ def load_input(path: Path) -> Artifact:
     return art
 
 
+@dataclass(frozen=True)
+class Produces:
+    """What compile writes from one input format: the output formats (main one first)."""
+
+    outputs: tuple[str, ...]
+    description: str
+
+
 class Target(ABC):
     """A kind of device: the formats it takes, how to compile for it, how to run it."""
 
     name: str = ""
     description: str = ""
-    produces: dict[str, str] = {}  # input format -> what compile writes from it
+    produces: dict[str, Produces] = {}  # input format -> what compile writes from it
     precisions: tuple[str, ...] = ()
     runtimes: tuple[str, ...] = ()
+    # set when compile itself converts to one precision (gpu: fp16): candidates must ask for
+    # it, and no quantize step runs before compile
+    fixed_precision: str | None = None
 
     @property
     def formats(self) -> list[str]:
+        """Formats compile takes (what a candidate is exported to)."""
         return list(self.produces)
+
+    def deployable(self) -> list[str]:
+        """Formats a candidate may name: what compile takes or writes."""
+        outs = [o for p in self.produces.values() for o in p.outputs]
+        return list(dict.fromkeys([*self.formats, *outs]))
+
+    def export_format(self, fmt: str) -> str:
+        """The format to export for a candidate of format `fmt` (an input of compile)."""
+        if fmt in self.produces:
+            return fmt
+        for source, p in self.produces.items():
+            if fmt in p.outputs:
+                return source
+        raise UsageError(
+            f"target {self.name} cannot take {fmt} candidates",
+            f"target {self.name} takes: {', '.join(self.deployable())}",
+        )
+
+    def pick(self, compiled: list[Artifact], fmt: str) -> Artifact:
+        """The compiled artifact a candidate of format `fmt` deploys (the main one by default)."""
+        return next((a for a in compiled if a.format == fmt), compiled[0])
 
     def check_format(self, art: Artifact) -> None:
         if art.format not in self.produces:
@@ -149,24 +182,22 @@ def write_outputs(outputs: list[Output], force: bool) -> list[Artifact]:
     """Refuse to overwrite, then move each file and its sidecar into place (sidecar last)."""
     finals = []
     for o in outputs:
-        finals += [o.final.parent / p.name for p in companion_files(o.staged)]
+        finals += [o.final.parent / p.name for p in artifact_files(o.staged)]
         finals += [o.final.parent / p.name for p in o.extra_files]
-        finals.append(sidecar_path(o.final))
     check_writable(finals, force)
     done = []
     for o in outputs:
         o.artifact.path = o.staged
         o.artifact.refresh_hash()
         o.artifact.write_sidecar(o.staged)
-        moves = [(p, o.final.parent / p.name) for p in companion_files(o.staged)]
-        moves += [(p, o.final.parent / p.name) for p in o.extra_files]
-        publish([*moves, (sidecar_path(o.staged), sidecar_path(o.final))])
+        publish([(p, o.final.parent / p.name) for p in o.extra_files])
+        publish_artifact(o.staged, o.final)
         o.artifact.path = o.final
         done.append(o.artifact)
     return done
 
 
-def sample_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> tuple[list, str]:
+def sample_inputs(art: Artifact, n: int, data: DataRef = None, specs=None) -> tuple[list, str]:
     """Real eval samples when the artifact knows its dataset, else seeded random ones.
 
     The sidecar's specs come first: a runtime may report per-sample dims as dynamic.
@@ -176,14 +207,17 @@ def sample_inputs(art: Artifact, n: int, data: str | None = None, specs=None) ->
     return sample_arrays(specs, n, data or art.dataset)
 
 
-def calibration_inputs(art: Artifact, n: int, data: str | None = None, specs=None) -> list:
-    spec = data or art.dataset
-    if not spec:
+def calibration_ref(art: Artifact, options: CompileOptions) -> DataRef:
+    """What int8 calibration reads: --calibration, else --data's spec, else the artifact's."""
+    if options.calibration is not None:
+        return options.calibration
+    ref = data_ref_name(options.data) or art.dataset
+    if not ref:
         raise UsageError(
             f"int8 calibration needs data and {art.path.name} names no dataset",
             "pass --data (e.g. sklearn:digits or npz:calib.npz)",
         )
-    return fit_inputs(load_dataset(spec, "calib", samples=n), specs or art.inputs)
+    return ref
 
 
 def parity(
@@ -215,8 +249,8 @@ def agreement(
     Classifier outputs must agree on top-1 for `min_top1` of the samples; others need a
     cosine similarity of `min_cosine`.
     """
-    from edgeopt.benchmarks.compare import compare_outputs
     from edgeopt.errors import ParityError
+    from edgeopt.metrics.compare import compare_outputs
 
     ref = open_session(parent.path, options=PARITY_OPTIONS)
     cand = open_session(staged, options=PARITY_OPTIONS)
@@ -248,7 +282,3 @@ def agreement(
         "passed": True,
         "rule": f"top1 >= {min_top1}, cosine >= {min_cosine}",
     }
-
-
-def finite(arrays: list[np.ndarray]) -> bool:
-    return all(np.isfinite(a).all() for a in arrays if np.issubdtype(a.dtype, np.floating))

@@ -6,12 +6,21 @@ import os
 import platform
 from pathlib import Path
 
-from edgeopt.core.artifact import Artifact
+from edgeopt.artifacts.artifact import Artifact
 from edgeopt.core.progress import info, quiet, step
+from edgeopt.core.text import first_line
 from edgeopt.errors import ConversionError, UsageError
 from edgeopt.optimize.parity import summary_line
 from edgeopt.runtimes.base import SessionOptions
-from edgeopt.targets.base import CompileOptions, Output, Target, derived, output_path, parity
+from edgeopt.targets.base import (
+    CompileOptions,
+    Output,
+    Produces,
+    Target,
+    derived,
+    output_path,
+    parity,
+)
 
 # EXTENDED, not ALL: ALL adds NCHWc layout ops tied to this CPU's vector width. The .onnx
 # stays portable and ONNX Runtime still applies the layout passes when it loads it.
@@ -48,7 +57,7 @@ def ort_optimize(
             )
     except Exception as e:
         raise ConversionError(
-            f"ONNX Runtime could not optimize {src.name}: {str(e).splitlines()[0][:300]}",
+            f"ONNX Runtime could not optimize {src.name}: {first_line(e, 300, with_type=False)}",
             "check the model loads",
         ) from e
     if not dst.exists():
@@ -84,8 +93,13 @@ class CpuTarget(Target):
     name = "cpu"
     description = "x86-64 CPU (ONNX Runtime, OpenVINO)"
     produces = {
-        "onnx": "ONNX with ORT offline optimizations (extended level, portable) + .ort form",
-        "openvino": "OpenVINO compiled blob (export_model) with latency/throughput hint",
+        "onnx": Produces(
+            ("onnx", "ort"),
+            "ONNX with ORT offline optimizations (extended level, portable) + .ort form",
+        ),
+        "openvino": Produces(
+            ("openvino-blob",), "OpenVINO compiled blob (export_model) with latency/throughput hint"
+        ),
     }
     precisions = ("fp32", "bf16", "int8")
     runtimes = ("onnxruntime", "openvino")
@@ -169,7 +183,7 @@ class CpuTarget(Target):
                     blob = compiled.export_model()
             except Exception as e:
                 raise ConversionError(
-                    f"OpenVINO could not compile {art.path.name}: {str(e).splitlines()[0][:300]}",
+                    f"OpenVINO could not compile {art.path.name}: {first_line(e, 300, with_type=False)}",
                     "check the IR loads",
                 ) from e
             staged.write_bytes(blob.getvalue() if hasattr(blob, "getvalue") else bytes(blob))

@@ -9,13 +9,21 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from edgeopt.core.artifact import Artifact
+from edgeopt.artifacts.artifact import Artifact
 from edgeopt.core.progress import info, quiet, step
 from edgeopt.errors import UsageError
 from edgeopt.optimize.parity import summary_line
 from edgeopt.optimize.quantize.onnx_backend import to_fp16
 from edgeopt.runtimes.base import SessionOptions
-from edgeopt.targets.base import CompileOptions, Output, Target, derived, output_path, parity
+from edgeopt.targets.base import (
+    CompileOptions,
+    Output,
+    Produces,
+    Target,
+    derived,
+    output_path,
+    parity,
+)
 
 
 def gpu_present() -> tuple[bool, str]:
@@ -69,10 +77,13 @@ class GpuTarget(Target):
     name = "gpu"
     description = "GPU (ONNX Runtime CUDA/TensorRT, OpenVINO GPU)"
     produces = {
-        "onnx": "fp16 ONNX (float32 inputs/outputs) + CUDA/TensorRT provider config",
-        "openvino": "OpenVINO IR with fp16 weights + GPU device config",
+        "onnx": Produces(
+            ("onnx",), "fp16 ONNX (float32 inputs/outputs) + CUDA/TensorRT provider config"
+        ),
+        "openvino": Produces(("openvino",), "OpenVINO IR with fp16 weights + GPU device config"),
     }
     precisions = ("fp16",)
+    fixed_precision = "fp16"
     runtimes = ("onnxruntime-gpu", "openvino")
 
     def availability(self) -> tuple[bool, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeopt.core.artifact import Artifact
+from edgeopt.artifacts.artifact import Artifact
 from edgeopt.errors import UsageError
 from edgeopt.runtimes import open_session
 from edgeopt.runtimes.base import Session

@@ -1,47 +1,70 @@
-"""Export a source model to ONNX, OpenVINO IR or TFLite, verified against the source."""
+"""Export a source model to any format with an exporter, verified against the source.
+
+Which formats can be written, and by which backend, comes from the format registry
+(edgeopt.formats); this module is the one algorithm around them: stage, export, verify at
+several shapes, then publish.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from edgeopt.core.artifact import Artifact, companion_files, sidecar_path
-from edgeopt.core.files import check_writable, publish, staging_dir
+from edgeopt.artifacts.artifact import Artifact, check_free, publish_artifact
+from edgeopt.core.files import staging_dir
+from edgeopt.core.plugins import load
 from edgeopt.core.progress import info, step
-from edgeopt.errors import UsageError
-from edgeopt.optimize.export import onnx_backend, openvino_backend, tflite_backend
-from edgeopt.optimize.export.common import EXPORT_BATCH, ExportConfig, ExportResult, sample_inputs
+from edgeopt.data import random_inputs
+from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.formats import get_format, names
+from edgeopt.optimize.export.common import (
+    EXPORT_BATCH,
+    ExportConfig,
+    Exporter,
+    ExportResult,
+    sample_inputs,
+)
 from edgeopt.optimize.parity import Tolerance, check_parity, summary_line
 from edgeopt.runtimes import open_session, open_source_session
 from edgeopt.runtimes.base import PARITY_OPTIONS
 
-BACKENDS = {"onnx": onnx_backend, "openvino": openvino_backend, "tflite": tflite_backend}
-SUFFIX = {"onnx": ".onnx", "openvino": ".xml", "tflite": ".tflite"}
+# sizes every non-batch dynamic dim (a sequence length, an image side) is also checked at,
+# besides the inputs of the main check (Optimum validates several sequence lengths too)
+EXTRA_DIM_SIZES = (8, 33)
 
-# parity runs OpenVINO in f32: this CPU would otherwise run bf16 and blur the comparison
+__all__ = ["ExportConfig", "default_output", "export_formats", "export_model", "exporter_for"]
+
+
+def export_formats() -> list[str]:
+    """Formats `optimize export --to` accepts."""
+    return names("exporter")
+
+
+def exporter_for(fmt: str) -> Exporter:
+    return load(get_format(fmt, "exporter").exporter)
 
 
 def default_output(source, to: str, out_dir: Path = Path("edgeopt-out")) -> Path:
-    return out_dir / f"{source.name}{SUFFIX[to]}"
+    return out_dir / f"{source.name}{get_format(to).suffix}"
 
 
 def export_model(source, cfg: ExportConfig) -> Artifact:
     """Export, verify in a staging folder, and only then move the files into place."""
-    if cfg.to not in BACKENDS:
-        raise UsageError(f"unknown export format {cfg.to!r}", f"use one of: {', '.join(BACKENDS)}")
+    spec = get_format(cfg.to, "exporter")
+    exporter = exporter_for(cfg.to)
     out = Path(cfg.output)
-    if out.suffix.lower() != SUFFIX[cfg.to]:
+    if not out.name.lower().endswith(spec.suffixes):
         raise UsageError(
-            f"output {out} does not end in {SUFFIX[cfg.to]}",
-            f"name the {cfg.to} output *{SUFFIX[cfg.to]}",
+            f"output {out} does not end in {spec.suffix}",
+            f"name the {cfg.to} output *{spec.suffix}",
         )
-    check_writable([*companion_files(out), sidecar_path(out)], cfg.force)
+    check_free(out, cfg.force)
     ensure_output_names(source)
     with staging_dir(out) as tmp:
         staged = tmp / out.name
         t0 = time.perf_counter()
         with step(f"export {source.name} -> {cfg.to}"):
-            result: ExportResult = BACKENDS[cfg.to].export(source, staged, cfg)
+            result: ExportResult = exporter.export(source, staged, cfg)
         export_s = time.perf_counter() - t0
         info(f"[edgeopt]   route: {result.route}")
         for note in result.notes:
@@ -57,8 +80,7 @@ def export_model(source, cfg: ExportConfig) -> Artifact:
             art.params["verified"] = False
         art.refresh_hash()
         art.write_sidecar(staged)
-        moves = [(p, out.parent / p.name) for p in companion_files(staged)]
-        publish([*moves, (sidecar_path(staged), sidecar_path(out))])
+        publish_artifact(staged, out)
     art.path = out
     return art
 
@@ -105,16 +127,56 @@ def _artifact(source, staged: Path, cfg: ExportConfig, result: ExportResult) -> 
 
 
 def verify_export(source, staged: Path, cfg: ExportConfig, art: Artifact) -> dict:
-    """Compare on real samples (or seeded random ones); for a dynamic batch, run two sizes."""
+    """Compare on real samples (or seeded random ones) at several shapes: the main batch,
+    batch 1 when the batch is dynamic, and two more sizes of every other dynamic dim."""
     tol = Tolerance.for_precision(art.precision, cfg.atol, cfg.rtol)
     reference = open_source_session(source, PARITY_OPTIONS)
     candidate = open_session(staged, options=PARITY_OPTIONS)
-    names = [o.name for o in art.outputs]
+    names_out = [o.name for o in art.outputs]
     n = max(cfg.samples, EXPORT_BATCH + 1)
     inputs, described = sample_inputs(source, n, cfg.data)
-    result = check_parity(reference, candidate, inputs, tol, names, described)
-    if cfg.to in ("onnx", "openvino") and not cfg.static:
-        single = [a[:1] for a in inputs]
-        check_parity(reference, candidate, single, tol, names, "batch 1")
+    result = check_parity(reference, candidate, inputs, tol, names_out, described)
+    batch_dynamic = any(s.shape and not isinstance(s.shape[0], int) for s in art.inputs)
+    if batch_dynamic and not cfg.static:
+        single = [a[:1] if a.ndim else a for a in inputs]
+        check_parity(reference, candidate, single, tol, names_out, "batch 1")
         result["dynamic_batch_checked"] = [1, n]
+    main_sizes = {
+        str(d): a.shape[i]
+        for s, a in zip(art.inputs, inputs)
+        for i, d in enumerate(s.shape)
+        if i > 0 and not isinstance(d, int) and i < a.ndim
+    }
+    if main_sizes:
+        result["dynamic_dims_checked"] = _check_dynamic_dims(
+            reference, candidate, art, main_sizes, tol, names_out
+        )
     return result
+
+
+def _check_dynamic_dims(reference, candidate, art, main_sizes: dict, tol, names_out) -> dict:
+    """Parity with every named non-batch dynamic dim at EXTRA_DIM_SIZES (seeded inputs).
+
+    A size the source itself cannot take is skipped and recorded; a mismatch fails.
+    """
+    dims = sorted(main_sizes)
+    checked: dict = {d: [int(main_sizes[d])] for d in dims}
+    batch = 1 if art.params.get("static") else EXPORT_BATCH
+    for size in EXTRA_DIM_SIZES:
+        sizes = dict.fromkeys(dims, size)
+        arrays = random_inputs(art.inputs, batch, seed=size, dims=sizes)
+        try:
+            reference.run(arrays)
+        except Exception as e:  # the source has its own shape rules (multiples of 32, ...)
+            for d in dims:
+                checked.setdefault(f"{d}_skipped", []).append(f"{size}: {type(e).__name__}")
+            continue
+        try:
+            check_parity(
+                reference, candidate, arrays, tol, names_out, f"dynamic dims {sizes}, batch {batch}"
+            )
+        except EdgeoptError as e:
+            raise type(e)(f"at dynamic dims {sizes}: {e.message}", e.hint) from e
+        for d in dims:
+            checked[d].append(size)
+    return checked

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from edgeopt.core.spec import TensorSpec
-from edgeopt.data.datasets import sample_arrays
+from edgeopt.core.text import strip_ansi
+from edgeopt.data import DataRef, sample_arrays
 
 EXPORT_BATCH = 2  # >1: a batch-1 example lets the dynamo exporter silently fix batch to 1
 
@@ -25,7 +27,7 @@ class ExportConfig:
     verify: bool = True
     atol: float | None = None
     rtol: float | None = None
-    data: str | None = None
+    data: DataRef = None  # parity inputs (eval split); default: the source's dataset
     samples: int = 64
     force: bool = False
 
@@ -40,7 +42,15 @@ class ExportResult:
     inputs: list[TensorSpec] | None = None  # specs as the artifact sees them, if they changed
 
 
-def sample_inputs(source, batch: int, data: str | None = None, seed: int = 0):
+@runtime_checkable
+class Exporter(Protocol):
+    """Writes one format from a source model (a loaded SourceModel); registered per format."""
+
+    def export(self, source, path: Path, cfg: ExportConfig) -> ExportResult:
+        """Write the model to `path` (in a staging folder); parity is checked by the caller."""
+
+
+def sample_inputs(source, batch: int, data: DataRef = None, seed: int = 0):
     """Inputs for a source model: see data.datasets.sample_arrays."""
     return sample_arrays(source.inputs, batch, data or source.dataset, source.example, seed)
 
@@ -52,14 +62,7 @@ def torch_example(source, batch: int) -> tuple:
     return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _ATEN_OP = re.compile(r"aten(?:::|\.)([A-Za-z0-9_]+)")
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    text = _ANSI.sub("", str(exc)).strip().splitlines()
-    msg = next((ln for ln in text if ln.strip()), type(exc).__name__)
-    return f"{type(exc).__name__}: {msg[:limit]}"
 
 
 def unsupported_ops(*excs: BaseException) -> list[str]:
@@ -67,8 +70,30 @@ def unsupported_ops(*excs: BaseException) -> list[str]:
     found: list[str] = []
     for exc in excs:
         while exc is not None:
-            for op in _ATEN_OP.findall(_ANSI.sub("", str(exc))):
+            for op in _ATEN_OP.findall(strip_ansi(str(exc))):
                 if f"aten::{op}" not in found:
                     found.append(f"aten::{op}")
             exc = exc.__cause__ or exc.__context__
     return found
+
+
+def torch_dynamic_shapes(source, static: bool):
+    """torch.export dynamic_shapes for the source's symbolic dims (None when static)."""
+    import torch
+
+    if static:
+        return None
+    out = []
+    for s in source.inputs:
+        dims = {}
+        for i, d in enumerate(s.shape):
+            if isinstance(d, int):
+                continue
+            dims[i] = torch.export.Dim.DYNAMIC if d == "?" else torch.export.Dim(_ident(d))
+        out.append(dims)
+    return tuple(out)
+
+
+def _ident(name: str) -> str:
+    text = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name))
+    return text if text and not text[0].isdigit() else f"d_{text}"

@@ -5,49 +5,58 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeopt.core.progress import info, quiet
+from edgeopt.core.text import first_line
 from edgeopt.errors import ConversionError
 from edgeopt.optimize.export.common import (
     EXPORT_BATCH,
     ExportConfig,
     ExportResult,
-    first_line,
+    torch_dynamic_shapes,
     torch_example,
 )
 
 
-def export(source, path: Path, cfg: ExportConfig) -> ExportResult:
-    import openvino as ov
+class OpenVINOExporter:
+    """PyTorch, ONNX or TFLite -> OpenVINO IR."""
 
-    notes: list[str] = []
-    if source.is_torch:
-        model, route = _from_torch(source, cfg, notes)
-        # torch.export programs convert with every dim dynamic: pin all but the dynamic ones
-        model.reshape(dict(zip(model.inputs, _partial_shapes(source, cfg, ov))))
-    else:
-        try:
-            with quiet():
-                model = ov.convert_model(str(source.path))
-        except Exception as e:
-            raise ConversionError(
-                f"OpenVINO cannot convert {source.path}: {first_line(e)}",
-                "the model may use an op OpenVINO lacks",
-            ) from e
-        route = f"ov.convert_model({source.format} file)"
-        if cfg.static:
-            model.reshape(
-                {
-                    i: ov.PartialShape(list(s.concrete(cfg.batch)))
-                    for i, s in enumerate(source.inputs)
-                }
-            )
+    def export(self, source, path: Path, cfg: ExportConfig) -> ExportResult:
+        import openvino as ov
+
+        notes: list[str] = []
+        if source.is_torch:
+            model, route = _from_torch(source, cfg, notes)
+            # torch.export programs convert with every dim dynamic: pin all but the dynamic ones
+            model.reshape(dict(zip(model.inputs, _partial_shapes(source, cfg, ov))))
         else:
-            _make_batch_dynamic(model, ov, notes)
-    _name_ports(model, source)
-    # save_model compresses weights to fp16 by default: fp32 must be asked for explicitly
-    ov.save_model(model, str(path), compress_to_fp16=cfg.fp16)
-    return ExportResult(
-        route, notes, {"route": route, "compressed_fp16": cfg.fp16, "dynamic_batch": not cfg.static}
-    )
+            try:
+                with quiet():
+                    model = ov.convert_model(str(source.path))
+            except Exception as e:
+                raise ConversionError(
+                    f"OpenVINO cannot convert {source.path}: {first_line(e)}",
+                    "the model may use an op OpenVINO lacks",
+                ) from e
+            route = f"ov.convert_model({source.format} file)"
+            if cfg.static:
+                model.reshape(
+                    {
+                        i: ov.PartialShape(list(s.concrete(cfg.batch)))
+                        for i, s in enumerate(source.inputs)
+                    }
+                )
+            else:
+                _make_batch_dynamic(model, ov, notes)
+        _name_ports(model, source)
+        # save_model compresses weights to fp16 by default: fp32 must be asked for explicitly
+        ov.save_model(model, str(path), compress_to_fp16=cfg.fp16)
+        return ExportResult(
+            route,
+            notes,
+            {"route": route, "compressed_fp16": cfg.fp16, "dynamic_batch": not cfg.static},
+        )
+
+
+EXPORTER = OpenVINOExporter()
 
 
 def _partial_shapes(source, cfg, ov) -> list:
@@ -77,12 +86,10 @@ def _from_torch(source, cfg: ExportConfig, notes: list[str]):
             reason = first_line(e)
             info(f"[edgeopt] direct OpenVINO conversion failed ({reason}); trying torch.export")
             notes.append(f"direct conversion failed: {reason}")
-    from edgeopt.optimize.export.onnx_backend import _dynamic_shapes
-
     try:
         with quiet():
             ep = torch.export.export(
-                source.module, example, dynamic_shapes=_dynamic_shapes(source, cfg.static)
+                source.module, example, dynamic_shapes=torch_dynamic_shapes(source, cfg.static)
             )
             model = ov.convert_model(ep)
     except Exception as e:

@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edgeopt.core.artifact import Artifact, sidecar_path
+from edgeopt.artifacts.artifact import Artifact, sidecar_path
 from edgeopt.core.files import check_writable, publish, sha256_file, staging_dir
 from edgeopt.core.spec import TensorSpec
+from edgeopt.data import DataRef, data_ref_name, resolve_data
 from edgeopt.errors import UsageError
 from edgeopt.optimize.prune.config import PruneConfig
 from edgeopt.optimize.prune.structured import find_classifier, resolve_ignore, structured_prune
@@ -56,8 +57,9 @@ def check_source(source) -> None:
         )
 
 
-def eval_dataset(source, cfg: PruneConfig) -> str | None:
-    return cfg.data or source.dataset or cfg.finetune
+def eval_dataset(source, cfg: PruneConfig) -> DataRef:
+    """Evaluation data: --data, the model's own dataset, else the eval split of --finetune's."""
+    return cfg.data or source.dataset or data_ref_name(cfg.finetune)
 
 
 def example_inputs(source, batch: int = 2) -> tuple:
@@ -66,16 +68,14 @@ def example_inputs(source, batch: int = 2) -> tuple:
     return torch_example(source, batch)
 
 
-def top1(module: nn.Module, source, data: str | None) -> float | None:
+def top1(module: nn.Module, source, data: DataRef) -> float | None:
     """Top-1 on the eval split through a TorchSession (None without labelled data)."""
-    from edgeopt.benchmarks.accuracy import classification_metrics, predict
-    from edgeopt.data.datasets import fit_inputs, load_dataset
+    from edgeopt.data import fit_inputs
+    from edgeopt.metrics.accuracy import classification_metrics, predict
     from edgeopt.runtimes.torch_rt import TorchSession
 
-    if not data:
-        return None
-    ds = load_dataset(data, "eval")
-    if ds.labels is None:
+    ds = resolve_data(data, "eval")
+    if ds is None or ds.labels is None:
         return None
     (logits, *_) = predict(TorchSession(module, source.inputs), fit_inputs(ds, source.inputs))
     return classification_metrics(logits, ds.labels)["top1"]
@@ -152,7 +152,7 @@ def save_pruned(
     source, result: PruneResult, cfg: PruneConfig, output: Path, results: dict
 ) -> Artifact:
     """torch.export program with a dynamic batch + sidecar; staged, then renamed into place."""
-    from edgeopt.optimize.export.onnx_backend import _dynamic_shapes
+    from edgeopt.optimize.export.common import torch_dynamic_shapes
 
     output = Path(output)
     check_writable([output, sidecar_path(output)], cfg.force)
@@ -161,7 +161,7 @@ def save_pruned(
         staged = tmp / output.name
         with torch.no_grad():
             ep = torch.export.export(
-                result.module.eval(), example, dynamic_shapes=_dynamic_shapes(source, False)
+                result.module.eval(), example, dynamic_shapes=torch_dynamic_shapes(source, False)
             )
         torch.export.save(ep, str(staged))
         art = Artifact(
@@ -172,7 +172,7 @@ def save_pruned(
             parent=_parent(source),
             step="prune",
             params={**cfg.params(), "sparsity": result.sparsity},
-            dataset=source.dataset or cfg.data or cfg.finetune,
+            dataset=source.dataset or data_ref_name(cfg.data) or data_ref_name(cfg.finetune),
             task=source.task,
             notes=[] if cfg.structured else [CAVEAT],
             extra={"prune": results},

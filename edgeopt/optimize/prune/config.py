@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from edgeopt.data import DataRef, data_ref_name
 from edgeopt.errors import UsageError
 
 ALLOCATIONS = ("uniform", "global")
@@ -19,13 +20,13 @@ class PruneConfig:
     allocation: str = "uniform"  # uniform: same ratio per layer; global: ranked across layers
     importance: str = "magnitude"  # magnitude (L2) or taylor (gradient x weight, a few batches)
     ignore: list[str] = field(default_factory=list)  # module names left alone (+ the classifier)
-    finetune: str | None = None  # dataset spec for recovery (its TRAIN split)
+    finetune: DataRef = None  # recovery data (its TRAIN split)
     epochs: int = 10
     lr: float = 1e-3
     distill: bool = False  # recovery also matches the unpruned model's soft outputs
     accuracy_budget: float | None = None  # max top-1 drop, in percentage points
     sweep: list[float] = field(default_factory=list)
-    data: str | None = None  # evaluation dataset (default: the model's own)
+    data: DataRef = None  # evaluation data (default: the model's own dataset)
     calib_batches: int = 4  # batches for the taylor importance
     output: Path | None = None
     force: bool = False
@@ -65,7 +66,10 @@ class PruneConfig:
             )
 
     def params(self) -> dict:
-        d = asdict(self)
-        d.pop("output")
-        d.pop("force")
+        """JSON-ready parameters (data by spec), as sidecars and cache keys record them."""
+        d = {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("output", "force")
+        }
+        d["finetune"], d["data"] = data_ref_name(self.finetune), data_ref_name(self.data)
+        d["ignore"], d["sweep"] = list(self.ignore), list(self.sweep)
         return d

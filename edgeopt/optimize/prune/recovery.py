@@ -5,31 +5,31 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from edgeopt.data.datasets import fit_inputs, load_dataset
+from edgeopt.data import DataRef, data_ref_name, fit_inputs, resolve_data
 from edgeopt.errors import UsageError
 
 
 def finetune(
     model: nn.Module,
     specs,
-    data: str,
+    data: DataRef,
     epochs: int,
     lr: float = 1e-3,
     teacher: nn.Module | None = None,
     seed: int = 0,
 ) -> dict:
     """Fine-tune `model` in place on `data`'s training split (never its eval samples)."""
-    from edgeopt.models.train import train_model
+    from edgeopt.models.training import train_model
 
     if len(specs) != 1:
         raise UsageError(
             "fine-tuning supports single-input models only",
             "prune without --finetune, or fine-tune the model yourself",
         )
-    train = load_dataset(data, "train")
+    train = resolve_data(data, "train")
     if train.labels is None:
         raise UsageError(
-            f"dataset {data} has no labels to fine-tune on",
+            f"dataset {train.spec} has no labels to fine-tune on",
             "give a labelled dataset (npz with y=..., or sklearn:...)",
         )
     (x,) = fit_inputs(train, specs)
@@ -38,8 +38,8 @@ def finetune(
         teacher.eval()
     train_model(model, x, y, epochs, lr=lr, seed=seed, teacher=teacher)
     return {
-        "dataset": data,
-        "split": "train",
+        "dataset": data_ref_name(data),
+        "split": train.split,
         "samples": int(len(x)),
         "epochs": epochs,
         "lr": lr,
@@ -47,13 +47,13 @@ def finetune(
     }
 
 
-def calibration_batches(data: str | None, specs, batches: int, batch: int = 32) -> list | None:
+def calibration_batches(data: DataRef, specs, batches: int, batch: int = 32) -> list | None:
     """A few labelled batches (calib split) for data-driven importance; None without data."""
     import torch
 
-    if not data:
+    ds = resolve_data(data_ref_name(data), "calib", samples=batches * batch)
+    if ds is None:
         return None
-    ds = load_dataset(data, "calib", samples=batches * batch)
     arrays = fit_inputs(ds, specs)
     out = []
     for i in range(0, len(arrays[0]), batch):

@@ -14,6 +14,7 @@ import warnings
 import torch
 from torch import nn
 
+from edgeopt.core.text import first_line
 from edgeopt.errors import EdgeoptError, UsageError
 
 PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -168,7 +169,7 @@ def structured_prune(
             model(*example)
     except Exception as e:
         raise EdgeoptError(
-            f"the pruned model no longer runs: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+            f"the pruned model no longer runs: {first_line(e, 200)}",
             "a layer's width is probably hard-coded in forward(); --ignore that layer",
         ) from e
     after = {names[m]: _width(m) for m in model.modules() if isinstance(m, PRUNABLE)}

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from edgeopt.core.progress import info, quiet, step
-from edgeopt.data.datasets import fit_inputs, load_dataset
+from edgeopt.data import DataRef, fit_inputs, resolve_data
 from edgeopt.errors import EdgeoptError
 from edgeopt.optimize.prune import (
     PruneConfig,
@@ -31,19 +31,19 @@ LATENCY_BATCHES = (1, 64)
 
 def export_onnx(source, module, path: Path) -> Path:
     """Plain ONNX export of `module` with the source's inputs (dynamic batch), no parity run."""
-    from edgeopt.optimize.export import onnx_backend
+    from edgeopt.optimize.export import exporter_for
     from edgeopt.optimize.export.common import ExportConfig
 
     src = dataclasses.replace(source, module=module)
-    onnx_backend.export(src, path, ExportConfig(to="onnx", output=path))
+    exporter_for("onnx").export(src, path, ExportConfig(to="onnx", output=path))
     return path
 
 
-def timing_inputs(source, batch: int, data: str | None) -> list:
-    from edgeopt.data.datasets import random_inputs
+def timing_inputs(source, batch: int, data: DataRef) -> list:
+    from edgeopt.data import random_inputs
 
-    if data:
-        ds = load_dataset(data, "eval", samples=batch)
+    ds = resolve_data(data, "eval", samples=batch)
+    if ds is not None:
         arrays = fit_inputs(ds, source.inputs)
         if len(arrays[0]) == batch:
             return arrays
@@ -113,7 +113,7 @@ def run_sweep(
 def _latency(sessions: dict, inputs: list, batch: int, seconds: float) -> dict[str, dict]:
     """p50 of each model and its latency ratio to the dense one (first), measured interleaved
     by the benchmark harness."""
-    from edgeopt.benchmarks.latency import compare_latency
+    from edgeopt.metrics.latency import compare_latency
 
     keys = list(sessions)
     res = compare_latency(
@@ -134,13 +134,11 @@ def _key(s: float) -> str:
     return f"s{s:g}"
 
 
-def _onnx_top1(session, source, data: str | None) -> float | None:
-    from edgeopt.benchmarks.accuracy import classification_metrics, predict
+def _onnx_top1(session, source, data: DataRef) -> float | None:
+    from edgeopt.metrics.accuracy import classification_metrics, predict
 
-    if not data:
-        return None
-    ds = load_dataset(data, "eval")
-    if ds.labels is None:
+    ds = resolve_data(data, "eval")
+    if ds is None or ds.labels is None:
         return None
     (logits, *_) = predict(session, fit_inputs(ds, source.inputs))
     return classification_metrics(logits, ds.labels)["top1"]

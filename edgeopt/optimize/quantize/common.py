@@ -7,30 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
-MODES = ("dynamic", "static", "fp16", "weight-only")
+from edgeopt.core.precision import QuantMode
+from edgeopt.data import DataRef, data_ref_name
+
 METHODS = ("minmax", "entropy", "percentile")
 DEFAULT_SAMPLES = 200
-# compute op types per format: "conv-like" and "matmul-like", used to pick defaults
-CONV_OPS = {
-    "Conv",
-    "ConvTranspose",
-    "Convolution",
-    "GroupConvolution",
-    "CONV_2D",
-    "DEPTHWISE_CONV_2D",
-    "TRANSPOSE_CONV",
-    "CONV_3D",
-}
-MATMUL_OPS = {"MatMul", "Gemm", "FULLY_CONNECTED", "BATCH_MATMUL"}
 
 
 @dataclass
 class QuantizeConfig:
     """One quantize step. Fields double as the parameters recorded in the sidecar."""
 
-    mode: str | None = None  # dynamic | static | fp16 | weight-only; None: chosen from content
+    mode: QuantMode | None = None  # None: chosen from the model's content
     output: Path | None = None
-    calib: str | None = None  # dataset spec; default: the artifact's dataset (calib split)
+    calib: DataRef = None  # default: the artifact's dataset (calib split)
+    evaluation: DataRef = None  # default: the artifact's dataset (eval split)
     samples: int = DEFAULT_SAMPLES
     method: str = "minmax"  # minmax | entropy | percentile (ONNX static)
     per_channel: bool = True
@@ -44,8 +35,8 @@ class QuantizeConfig:
 
     def params(self) -> dict:
         return {
-            "mode": self.mode,
-            "calib": self.calib,
+            "mode": str(self.mode) if self.mode else None,
+            "calib": data_ref_name(self.calib),
             "samples": self.samples,
             "method": self.method,
             "per_channel": self.per_channel,
@@ -79,12 +70,3 @@ class CalibData:
     def samples(self, batch: int = 1) -> list[list[np.ndarray]]:
         n = len(self)
         return [[a[i : i + batch] for a in self.arrays] for i in range(0, n, batch)]
-
-
-def classify_content(op_counts: dict[str, int]) -> str:
-    """'conv' when convolutions dominate the compute ops, 'matmul' when MatMul/Gemm do."""
-    conv = sum(v for k, v in op_counts.items() if k in CONV_OPS)
-    mm = sum(v for k, v in op_counts.items() if k in MATMUL_OPS)
-    if conv == 0 and mm == 0:
-        return "other"
-    return "conv" if conv >= mm else "matmul"

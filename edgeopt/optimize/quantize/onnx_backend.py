@@ -5,48 +5,78 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections import Counter
 from pathlib import Path
 
+from edgeopt.core.precision import QuantMode
 from edgeopt.core.progress import quiet
-from edgeopt.errors import ConversionError, UsageError
-from edgeopt.optimize.export.common import first_line
+from edgeopt.core.text import first_line
+from edgeopt.errors import ConversionError
 from edgeopt.optimize.quantize.common import BackendResult, CalibData, QuantizeConfig
 
-QUANTIZABLE = ("Conv", "ConvTranspose", "MatMul", "Gemm")
-# ops that mean "this layer runs in int8" once a model is quantized
-INT8_OPS = {
-    "QLinearConv",
-    "QLinearMatMul",
-    "ConvInteger",
-    "MatMulInteger",
-    "MatMulIntegerToFloat",
-    "DynamicQuantizeMatMul",
-    "QGemm",
-}
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
 
 
-def op_counts(path: Path) -> dict[str, int]:
+def _graph(path: Path):
     import onnx
 
-    return dict(
-        Counter(n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node)
+    return onnx.load(str(path), load_external_data=False).graph
+
+
+class OnnxQuantizer:
+    """onnxruntime.quantization for int8, ONNX Runtime's float16 converter for fp16."""
+
+    format = "onnx"
+    conv_ops = frozenset({"Conv", "ConvTranspose"})
+    matmul_ops = frozenset({"MatMul", "Gemm"})
+    int8_ops = frozenset(
+        {
+            "QLinearConv",
+            "QLinearMatMul",
+            "ConvInteger",
+            "MatMulInteger",
+            "MatMulIntegerToFloat",
+            "DynamicQuantizeMatMul",
+            "QGemm",
+            "QuantizeLinear",
+        }
     )
+    # ONNX Runtime has no weight-only int8 for CPU: dynamic (int8 weights, activations at run
+    # time) is its nearest mode
+    modes = (QuantMode.DYNAMIC, QuantMode.STATIC, QuantMode.FP16)
+
+    def layer_names(self, path: Path) -> list[str]:
+        return [n.name for n in _graph(path).node if n.name]
+
+    def quantizable_layers(self, path: Path) -> list[str]:
+        ops = self.conv_ops | self.matmul_ops
+        return [n.name for n in _graph(path).node if n.op_type in ops]
+
+    def quantize(
+        self, src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, content: str
+    ) -> BackendResult:
+        if cfg.mode == QuantMode.FP16:
+            return _fp16(src, dst, cfg)
+        return _int8(src, dst, cfg, calib, content)
+
+    def float_ops(self, path: Path) -> list[str]:
+        """Compute layers of a quantized ONNX model whose weight is not dequantized int8."""
+        graph = _graph(path)
+        producer = {o: n for n in graph.node for o in n.output}
+        out = []
+        for n in graph.node:
+            if n.op_type not in self.conv_ops | self.matmul_ops:
+                continue
+            # the weight (input 1) tells: an excluded layer may still read a dequantized input
+            src = producer.get(n.input[1]) if len(n.input) > 1 else None
+            if src is None or src.op_type != "DequantizeLinear":
+                out.append(f"{n.name} ({n.op_type})")
+        return out
 
 
-def quantizable_layers(path: Path) -> list[str]:
-    import onnx
-
-    m = onnx.load(str(path), load_external_data=False)
-    return [n.name for n in m.graph.node if n.op_type in QUANTIZABLE]
+BACKEND = OnnxQuantizer()
 
 
-def quantize(
-    src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, content: str
-) -> BackendResult:
-    _check_exclude(src, cfg.exclude)
-    if cfg.mode == "fp16":
-        return _fp16(src, dst, cfg)
+def _int8(src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, content: str):
     pre = dst.with_name(dst.stem + ".pre.onnx")
     notes: list[str] = []
     try:
@@ -61,32 +91,11 @@ def quantize(
         notes.append(f"quant_pre_process skipped: {first_line(e)}")
         shutil.copyfile(src, pre)
     try:
-        if cfg.mode == "dynamic":
+        if cfg.mode == QuantMode.DYNAMIC:
             return _dynamic(pre, dst, cfg, content, notes)
-        if cfg.mode == "static":
-            return _static(pre, dst, cfg, calib, notes)
-        if cfg.mode == "weight-only":
-            raise UsageError(
-                "ONNX Runtime has no weight-only int8 for CPU",
-                "use --mode dynamic (int8 weights, activations at run time) or static",
-            )
-        raise UsageError(f"unknown mode {cfg.mode!r}", "use dynamic, static, fp16 or weight-only")
+        return _static(pre, dst, cfg, calib, notes)
     finally:
         pre.unlink(missing_ok=True)
-
-
-def _check_exclude(src: Path, exclude: list[str]) -> None:
-    if not exclude:
-        return
-    import onnx
-
-    names = {n.name for n in onnx.load(str(src), load_external_data=False).graph.node}
-    unknown = [e for e in exclude if e not in names]
-    if unknown:
-        raise UsageError(
-            f"--exclude names no node of {src.name}: {', '.join(unknown)}",
-            "use node names as printed by `optimize diagnose`",
-        )
 
 
 def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: list[str]):
@@ -122,28 +131,10 @@ def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: lis
     )
 
 
-class _Reader:
-    """CalibrationDataReader over calibration samples, one sample per call."""
-
-    def __init__(self, names: list[str], calib: CalibData):
-        self._it = iter([dict(zip(names, s)) for s in calib.samples(1)])
-
-    def get_next(self):
-        return next(self._it, None)
-
-    def rewind(self):  # not needed by quantize_static; kept for the reader protocol
-        pass
-
-
-def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, notes: list[str]):
+def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData, notes: list[str]):
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    if calib is None:
-        raise UsageError(
-            "static int8 needs calibration data and this model names no dataset",
-            "pass --calib DATA, e.g. --calib npz:calib.npz",
-        )
     names = [
         i.name
         for i in ort.InferenceSession(str(pre), providers=["CPUExecutionProvider"]).get_inputs()
@@ -153,13 +144,12 @@ def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, 
         "entropy": CalibrationMethod.Entropy,
         "percentile": CalibrationMethod.Percentile,
     }[cfg.method]
-    reader = _Reader(names, calib)
     try:
         with quiet():
             quantize_static(
                 str(pre),
                 str(dst),
-                _as_reader(reader),
+                _reader(names, calib),
                 quant_format=QuantFormat.QDQ,
                 per_channel=cfg.per_channel,
                 activation_type=QuantType.QInt8,
@@ -186,12 +176,16 @@ def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, 
     )
 
 
-def _as_reader(reader: _Reader):
+def _reader(names: list[str], calib: CalibData):
+    """A CalibrationDataReader that yields the calibration samples one at a time."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
+        def __init__(self):
+            self._it = iter([dict(zip(names, s)) for s in calib.samples(1)])
+
         def get_next(self):
-            return reader.get_next()
+            return next(self._it, None)
 
     return Reader()
 
@@ -225,25 +219,3 @@ def _fp16(src: Path, dst: Path, cfg: QuantizeConfig) -> BackendResult:
         [],
         {"keep_io_float": float_io},
     )
-
-
-def float_ops(path: Path) -> list[str]:
-    """Compute layers of a quantized ONNX model that still run in float."""
-    import onnx
-
-    m = onnx.load(str(path), load_external_data=False)
-    producer = {o: n for n in m.graph.node for o in n.output}
-    out = []
-    for n in m.graph.node:
-        if n.op_type not in QUANTIZABLE:
-            continue
-        # the weight (input 1) tells: an excluded layer may still read a dequantized input
-        src = producer.get(n.input[1]) if len(n.input) > 1 else None
-        if src is None or src.op_type != "DequantizeLinear":
-            out.append(f"{n.name} ({n.op_type})")
-    return out
-
-
-def int8_op_count(path: Path) -> int:
-    counts = op_counts(path)
-    return sum(v for k, v in counts.items() if k in INT8_OPS) + counts.get("QuantizeLinear", 0)

@@ -90,22 +90,26 @@ def add_float_io(src: Path, dst: Path) -> int:
         o.opcodeIndex, o.inputs, o.outputs = opcode(builtin), [inp], [out]
         return o
 
-    remap: dict[int, int] = {}
+    # inputs and outputs are remapped apart: a tensor can be both (an identity model)
+    remap_in: dict[int, int] = {}
+    remap_out: dict[int, int] = {}
     front, back = [], []
     sg.inputs, sg.outputs = [int(t) for t in sg.inputs], [int(t) for t in sg.outputs]
     for i, t in enumerate(list(sg.inputs)):
         if sg.tensors[t].type in integer:
             new = float_twin(int(t))
             front.append(op(schema.BuiltinOperator.QUANTIZE, new, int(t)))
-            sg.inputs[i], remap[int(t)] = new, new
+            sg.inputs[i], remap_in[int(t)] = new, new
     for i, t in enumerate(list(sg.outputs)):
         if sg.tensors[t].type in integer:
             new = float_twin(int(t))
             back.append(op(schema.BuiltinOperator.DEQUANTIZE, int(t), new))
-            sg.outputs[i], remap[int(t)] = new, new
+            sg.outputs[i], remap_out[int(t)] = new, new
     sg.operators = [*front, *sg.operators, *back]
     for sig in model.signatureDefs or []:
-        for tm in [*(sig.inputs or []), *(sig.outputs or [])]:
-            tm.tensorIndex = remap.get(tm.tensorIndex, tm.tensorIndex)
+        for tm in sig.inputs or []:
+            tm.tensorIndex = remap_in.get(tm.tensorIndex, tm.tensorIndex)
+        for tm in sig.outputs or []:
+            tm.tensorIndex = remap_out.get(tm.tensorIndex, tm.tensorIndex)
     _save(model, size, dst)
     return len(front) + len(back)

@@ -1,14 +1,14 @@
 """A quick latency check of a quantized child against its float parent.
 
 It answers one question, "is the child faster on this runtime?", with the benchmark harness's
-interleaved comparison (edgeopt.benchmarks.latency), kept short.
+interleaved comparison (edgeopt.metrics.latency), kept short.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from edgeopt.benchmarks.latency import compare_latency
+from edgeopt.metrics.latency import compare_latency
 from edgeopt.runtimes.base import Session
 
 

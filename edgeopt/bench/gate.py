@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from edgeopt.benchmarks.budgets import BUDGET_KEYS, Budgets
+from edgeopt.bench.budgets import BUDGET_KEYS, Budgets
 
 LATENCY_KEYS = (
     "latency_p50_ms",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeopt.benchmarks.report.html import render_html
-from edgeopt.benchmarks.report.junit import render_junit
-from edgeopt.benchmarks.report.markdown import render_markdown
-from edgeopt.benchmarks.report.text import render_json, render_table
+from edgeopt.bench.report.html import render_html
+from edgeopt.bench.report.junit import render_junit
+from edgeopt.bench.report.markdown import render_markdown
+from edgeopt.bench.report.text import render_json, render_table
 
 
 def write_reports(results: dict, folder: str | Path) -> dict[str, Path]:

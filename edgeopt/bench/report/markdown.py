@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edgeopt.benchmarks.gate import describe_decision, fmt_value
-from edgeopt.benchmarks.report.text import COLUMNS, cell, rows
+from edgeopt.bench.gate import describe_decision, fmt_value
+from edgeopt.bench.report.text import COLUMNS, cell, rows
 
 
 def render_markdown(results: dict) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeopt.benchmarks import stats
+from edgeopt.metrics import stats
 from edgeopt.runtimes.base import Session
 
 
@@ -193,7 +193,7 @@ def compare_latency(
     {"name", "session", "summary", "ratio"} where ratio (vs items[baseline]) has
     "estimate" and a 95% "ci".
     """
-    from edgeopt.data.datasets import random_inputs
+    from edgeopt.data import random_inputs
     from edgeopt.runtimes import SessionOptions, open_session
 
     runs = []

@@ -1,4 +1,6 @@
-"""Peak resident memory of loading and running one artifact, in a fresh child process.
+"""Footprint: size on disk, and peak resident memory of loading and running one artifact.
+
+Memory is measured in a fresh child process.
 
 Measuring in the parent would count every other artifact, dataset and runtime already loaded;
 a child started for this one artifact reports its own high-water mark (VmHWM), plus its
@@ -7,9 +9,14 @@ resident memory before loading, so the model's own share is visible.
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+from edgeopt.artifacts.artifact import sidecar_path
+from edgeopt.formats import companion_files
 
 
 def _status_mb(field: str) -> float | None:
@@ -29,7 +36,7 @@ def _child(args: dict) -> None:
 
     import numpy as np
 
-    from edgeopt.data.datasets import random_inputs
+    from edgeopt.data import random_inputs
     from edgeopt.runtimes import SessionOptions, open_session
 
     before = _status_mb("VmRSS")
@@ -63,7 +70,9 @@ def peak_memory(
         "options": dataclasses.asdict(options) if options is not None else {},
         "batch": batch,
     }
-    code = "import json,sys; from edgeopt.benchmarks.memory import _child; _child(json.loads(sys.argv[1]))"
+    code = (
+        "import json,sys; from edgeopt.bench.memory import _child; _child(json.loads(sys.argv[1]))"
+    )
     try:
         proc = subprocess.run(
             [sys.executable, "-c", code, json.dumps(args)],
@@ -82,3 +91,21 @@ def peak_memory(
         d["model_mb"] = d["peak_rss_mb"] - d["rss_before_load_mb"]
     d["method"] = "child process VmHWM (whole process: interpreter + runtime + model)"
     return d
+
+
+def size_of(path: Path) -> dict:
+    files = [f for f in companion_files(path) if f.exists()]
+    sc = sidecar_path(path)
+    gz = 0
+    for f in files:
+        c = gzip.compress(f.read_bytes(), compresslevel=6)
+        gz += len(c)
+    model = sum(f.stat().st_size for f in files)
+    side = sc.stat().st_size if sc.exists() else 0
+    return {
+        "model_bytes": model,
+        "sidecar_bytes": side,
+        "total_bytes": model + side,
+        "gzip_bytes": gz,
+        "files": [f.name for f in files] + ([sc.name] if side else []),
+    }

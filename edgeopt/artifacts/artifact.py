@@ -8,43 +8,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edgeopt.core.files import atomic_write_text, sha256_file
+from edgeopt.core.files import atomic_write_text, check_writable, publish, sha256_file
 from edgeopt.core.spec import TensorSpec, specs_from_json, specs_to_json
 from edgeopt.errors import UsageError
+from edgeopt.formats import companion_files
 
 SCHEMA_VERSION = 1
 SIDECAR_SUFFIX = ".edgeopt.json"
 
-FORMAT_BY_SUFFIX = {
-    ".onnx": "onnx",
-    ".ort": "ort",
-    ".xml": "openvino",
-    ".tflite": "tflite",
-    ".pt2": "torch-export",
-    ".pt": "torch",
-    ".pth": "torch",
-    ".ts": "torchscript",
-    ".blob": "openvino-blob",
-}
-
-
-def format_of(path: str | Path) -> str | None:
-    return FORMAT_BY_SUFFIX.get(Path(path).suffix.lower())
-
 
 def sidecar_path(model_path: str | Path) -> Path:
     return Path(str(model_path) + SIDECAR_SUFFIX)
-
-
-def companion_files(model_path: Path) -> list[Path]:
-    """The files that make up one model: OpenVINO IR has its .bin beside the .xml."""
-    files = [model_path]
-    if model_path.suffix.lower() == ".xml":
-        files.append(model_path.with_suffix(".bin"))
-    data = Path(str(model_path) + ".data")
-    if data.exists():
-        files.append(data)
-    return files
 
 
 def tool_versions() -> dict[str, str]:
@@ -164,3 +138,19 @@ class Artifact:
             tools=d.get("tools", {}),
             created=d.get("created", ""),
         )
+
+
+def artifact_files(path: Path) -> list[Path]:
+    """Every file one artifact consists of: the model, its companions, and its sidecar last."""
+    return [*companion_files(Path(path)), sidecar_path(path)]
+
+
+def check_free(path: Path, force: bool) -> None:
+    """Refuse to overwrite any file of an artifact at `path` unless forced."""
+    check_writable(artifact_files(path), force)
+
+
+def publish_artifact(staged: Path, out: Path) -> None:
+    """Move a staged model, its companions and (last) its sidecar to `out`'s folder."""
+    moves = [(p, out.parent / p.name) for p in companion_files(staged) if p.exists()]
+    publish([*moves, (sidecar_path(staged), sidecar_path(out))])

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeopt.benchmarks.compare import compare_outputs, is_classifier_output
-from edgeopt.data.datasets import Dataset, fit_inputs
+from edgeopt.data.base import Dataset
+from edgeopt.data.inputs import fit_inputs
+from edgeopt.metrics.compare import compare_outputs, is_classifier_output
 from edgeopt.runtimes.base import Session
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from edgeopt.benchmarks.gate import describe_decision
+from edgeopt.bench.gate import describe_decision
 
 
 def render_junit(results: dict) -> str:

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from edgeopt.benchmarks.report.markdown import render_markdown
-from edgeopt.benchmarks.report.text import COLUMNS, cell, rows
+from edgeopt.bench.report.markdown import render_markdown
+from edgeopt.bench.report.text import COLUMNS, cell, rows
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgeopt import __version__
-from edgeopt.core.artifact import companion_files, sidecar_path
+from edgeopt.artifacts.artifact import sidecar_path
 from edgeopt.core.files import atomic_write_text
+from edgeopt.formats import companion_files
 
 
 def default_cache_dir() -> Path:

@@ -1,0 +1,1 @@
+"""Benchmark runs: interleaved timing of artifacts, memory, gates on budgets, and reports."""

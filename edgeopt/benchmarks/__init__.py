@@ -1,1 +1,0 @@
-"""Measuring artifacts: output comparison, latency statistics, accuracy, gates and reports."""
