@@ -29,3 +29,7 @@ class ParityError(EdgeoptError):
 
 class ConversionError(EdgeoptError):
     """A converter could not express the model in the target format."""
+
+
+class AccuracyError(EdgeoptError):
+    """A result misses its accuracy budget (or the default floor) against its float parent."""

@@ -78,7 +78,11 @@ def test_quantizer_declares_its_tables(fmt, exports):
 def test_quantizer_produces_every_mode_it_declares(fmt, mode, exports, tmp_path):
     parent = exports(fmt)
     out = tmp_path / f"q{parent.path.suffix}"
-    art = quantize_artifact(parent.path, QuantizeConfig(mode=mode, output=out, latency_seconds=0))
+    # the mechanics of every mode, whatever int8 does to this model's accuracy (full int8 of
+    # the MLP's raw wide-range inputs loses answers: the default floor would refuse it)
+    lenient = {"agreement_min": 0.0}
+    cfg = QuantizeConfig(mode=mode, output=out, latency_seconds=0, accuracy_budget=lenient)
+    art = quantize_artifact(parent.path, cfg)
     assert art.precision == MODES[mode].precision
     assert art.params["mode"] == mode.value
     assert isinstance(backend_for(fmt).float_ops(out), list)
@@ -118,9 +122,11 @@ def test_diagnoser_contract(fmt, exports, tmp_path):
 
     parent = exports(fmt)
     out = tmp_path / f"q{parent.path.suffix}"
-    quantize_artifact(
-        parent.path, QuantizeConfig(mode=QuantMode.STATIC, output=out, latency_seconds=0)
+    lenient = {"agreement_min": 0.0}
+    cfg = QuantizeConfig(
+        mode=QuantMode.STATIC, output=out, latency_seconds=0, accuracy_budget=lenient
     )
+    quantize_artifact(parent.path, cfg)
     arrays = fit_inputs(load_dataset("sklearn:breast_cancer", "calib", samples=16), parent.inputs)
     stats = diagnose(parent.path, out, arrays, quantizable_ops(backend_for(fmt)))
     assert stats and all(np.isfinite(s.sqnr_db) for s in stats)

@@ -45,7 +45,7 @@ def test_gate_passes_and_fails_with_named_budgets(exported, tmp_path):
     onnx = exported("digits-cnn", "onnx")
     ok = tmp_path / "ok.toml"
     ok.write_text(
-        "latency_ratio_max = 2.0\naccuracy_min = 0.9\nsize_mb_max = 50\naccuracy_drop_max = 0.01\n"
+        "latency_ratio_max = 2.0\naccuracy_min = 0.9\nsize_mb_max = 50\naccuracy_drop_max_points = 1.0\n"
     )
     rep = tmp_path / "rep"
     proc = run_cli(
@@ -55,7 +55,7 @@ def test_gate_passes_and_fails_with_named_budgets(exported, tmp_path):
     assert "gate PASSED" in proc.stdout
     suite = ET.parse(rep / "junit.xml").getroot().find("testsuite")
     assert sorted(tc.get("name") for tc in suite.iter("testcase")) == sorted(
-        ["latency_ratio_max", "accuracy_min", "size_mb_max", "accuracy_drop_max"]
+        ["latency_ratio_max", "accuracy_min", "size_mb_max", "accuracy_drop_max_points"]
     )
     res = json.loads((rep / "results.json").read_text())
     assert res["gate"]["passed"] and "memory" not in res["artifacts"][1]  # not asked for
@@ -141,7 +141,9 @@ def test_readme_ci_snippet_runs_as_written(exported, tmp_path, kind):
     for name in ("model.onnx", "baseline.onnx"):
         shutil.copy(src, tmp_path / "artifacts" / name)
         shutil.copy(str(src) + ".edgeopt.json", tmp_path / "artifacts" / (name + ".edgeopt.json"))
-    (tmp_path / "budgets.toml").write_text("latency_ratio_max = 1.5\naccuracy_drop_max = 0.0\n")
+    (tmp_path / "budgets.toml").write_text(
+        "latency_ratio_max = 1.5\naccuracy_drop_max_points = 0.0\n"
+    )
     summary = tmp_path / "step_summary.md"
     env = {
         **os.environ,

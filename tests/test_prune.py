@@ -142,9 +142,11 @@ def test_budget_picks_highest_sparsity_within_points():
     rows = [{"sparsity": 0.0, "top1_after_prune": 0.99, "top1_recovered": None}]
     for s, acc in ((0.25, 0.99), (0.5, 0.982), (0.75, 0.95)):
         rows.append({"sparsity": s, "top1_after_prune": 0.5, "top1_recovered": acc})
-    assert pick_within_budget(rows, 1.0)["sparsity"] == 0.5
-    assert pick_within_budget(rows, 0.5)["sparsity"] == 0.25
-    assert pick_within_budget(rows[:1] + rows[3:], 1.0) is None
+    points = "accuracy_drop_max_points"
+    assert pick_within_budget(rows, {points: 1.0})["sparsity"] == 0.5
+    assert pick_within_budget(rows, {points: 0.5})["sparsity"] == 0.25
+    assert pick_within_budget(rows[:1] + rows[3:], {points: 1.0}) is None
+    assert pick_within_budget(rows, {"accuracy_min": 0.985})["sparsity"] == 0.25
 
 
 @pytest.mark.parametrize(
@@ -182,7 +184,7 @@ def test_sweep_with_budget_saves_the_chosen_model(tmp_path):
         "--sweep",
         "0.25,0.5,0.75",
         "--accuracy-budget",
-        "1",
+        "accuracy_drop_max_points=1",
         "--finetune",
         "sklearn:digits",
         "--epochs",

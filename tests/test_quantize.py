@@ -155,10 +155,21 @@ def test_accuracy_budget_keeps_outlier_layer_float(tmp_path):
     from edgeopt.optimize.quantize import QuantizeConfig, quantize_artifact
 
     src = _fragile_onnx(tmp_path)
-    plain = quantize_artifact(
+    # without a budget, the default floor refuses the broken result, naming the figure
+    with pytest.raises(EdgeoptError, match=r"below the default accuracy floor.*agreement 0\.\d"):
+        quantize_artifact(
+            src,
+            QuantizeConfig(mode="static", calib="sklearn:digits", output=tmp_path / "p.onnx"),
+        )
+    assert not (tmp_path / "p.onnx").exists()
+    plain = quantize_artifact(  # a budget the user lowered explicitly hands it back
         src,
         QuantizeConfig(
-            mode="static", calib="sklearn:digits", output=tmp_path / "plain.onnx", latency_seconds=0
+            mode="static",
+            calib="sklearn:digits",
+            accuracy_budget={"agreement_min": 0.0},
+            output=tmp_path / "plain.onnx",
+            latency_seconds=0,
         ),
     )
     assert plain.extra["accuracy"]["drop"] > 0.05  # really fragile
@@ -167,7 +178,7 @@ def test_accuracy_budget_keeps_outlier_layer_float(tmp_path):
         QuantizeConfig(
             mode="static",
             calib="sklearn:digits",
-            accuracy_budget=0.01,
+            accuracy_budget={"accuracy_drop_max_points": 1.0},
             output=tmp_path / "aware.onnx",
             latency_seconds=0,
         ),
@@ -177,13 +188,13 @@ def test_accuracy_budget_keeps_outlier_layer_float(tmp_path):
     assert "/inp/Gemm" in " ".join(art.extra["float_ops"])
     assert len(art.extra["search"]) == 2
     # when no configuration within the search meets the budget: a clear failure, no file
-    with pytest.raises(EdgeoptError, match="best drop 0.9"):
+    with pytest.raises(EdgeoptError, match=r"best accuracy_drop_points [4-9]\d"):
         quantize_artifact(
             src,
             QuantizeConfig(
                 mode="static",
                 calib="sklearn:digits",
-                accuracy_budget=0.01,
+                accuracy_budget={"accuracy_drop_max_points": 1.0},
                 max_search_steps=0,
                 output=tmp_path / "x.onnx",
                 latency_seconds=0,

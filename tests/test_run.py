@@ -22,7 +22,7 @@ precision = ["fp32", "int8"]
 [candidates.arm]
 format = ["tflite"]
 [budgets]
-accuracy_drop_max = 0.03
+accuracy_drop_max_points = 3.0
 size_mb_max = 0.03
 """
 

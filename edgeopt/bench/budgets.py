@@ -3,7 +3,8 @@
 ```toml
 latency_p90_ms = 5.0        # top-level keys apply to every candidate
 latency_ratio_max = 1.05    # candidate p50 / baseline p50, measured in the same run
-accuracy_drop_max = 0.01    # absolute: 0.01 = one percentage point
+agreement_min = 0.99        # quality in the model's own metric (edgeopt.metrics.quality)
+accuracy_drop_max_points = 1.0
 
 [targets.arm]               # overrides for artifacts whose target is "arm"
 latency_p90_ms = 20.0
@@ -12,24 +13,27 @@ latency_p90_ms = 20.0
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeopt.errors import UsageError
+from edgeopt.metrics.quality import QUALITY_KEYS, RENAMED, check_quality_value
 
 # key -> (direction, unit, description). "max": measured must stay at or below; "min": above.
-BUDGET_KEYS: dict[str, tuple[str, str, str]] = {
+# Speed and footprint keys live here; quality keys (their units explicit) in metrics/quality.py.
+MEASURE_KEYS: dict[str, tuple[str, str, str]] = {
     "latency_p50_ms": ("max", "ms", "median latency"),
     "latency_p90_ms": ("max", "ms", "90th percentile latency"),
     "latency_p99_ms": ("max", "ms", "99th percentile latency"),
     "latency_ratio_max": ("max", "x", "median latency relative to the baseline"),
     "throughput_min": ("min", "samples/s", "throughput"),
-    "accuracy_min": ("min", "", "top-1 accuracy on the evaluation set"),
-    "accuracy_drop_max": ("max", "", "top-1 accuracy drop against the reference"),
-    "per_class_drop_max": ("max", "", "largest per-class accuracy drop against the reference"),
-    "agreement_min": ("min", "", "top-1 agreement with the reference"),
     "size_mb_max": ("max", "MB", "size on disk including sidecars"),
     "peak_memory_mb_max": ("max", "MB", "peak resident memory of load and run"),
+}
+BUDGET_KEYS: dict[str, tuple[str, str, str]] = {
+    **MEASURE_KEYS,
+    **{k: (q.direction, q.unit, q.description) for k, q in QUALITY_KEYS.items()},
 }
 SECTIONS = ("targets",)
 
@@ -60,18 +64,21 @@ class Budgets:
 def _check_values(table: dict, where: str) -> dict[str, float]:
     out = {}
     for key, value in table.items():
+        if key in QUALITY_KEYS or key in RENAMED:
+            out[RENAMED.get(key, key)] = check_quality_value(key, value, where)
+            continue
         if key not in BUDGET_KEYS:
             raise UsageError(
                 f"unknown budget key {key!r} in {where}",
                 f"valid keys: {', '.join(BUDGET_KEYS)}"
                 + ("; per-target budgets go in [targets.NAME]" if where == "the top level" else ""),
             )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
             raise UsageError(
                 f"budget {key!r} in {where} must be a number, got {type(value).__name__} {value!r}",
                 f"write e.g. {key} = 1.5",
             )
-        if value < 0 or (value == 0 and BUDGET_KEYS[key][0] == "max" and "drop" not in key):
+        if value <= 0 or math.isinf(value):
             raise UsageError(
                 f"budget {key!r} in {where} must be positive, got {value}", "use a positive number"
             )

@@ -34,6 +34,7 @@ class BenchConfig:
     on_inconclusive: str = "fail"
     target: str | None = None
     progress: bool = True
+    kinds: dict[str, str] | None = None  # output name -> quality kind, overriding detection
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from edgeopt.bench.budgets import BUDGET_KEYS, Budgets
+from edgeopt.metrics.quality import QUALITY_KEYS, QualityReport
 
 LATENCY_KEYS = (
     "latency_p50_ms",
@@ -61,24 +62,10 @@ def measured(key: str, a: dict) -> tuple[float, float, float, str] | str:
             return "no throughput measured"
         return t["samples_per_s"], t["ci"][0], t["ci"][1], t.get("mode", "")
     acc = a.get("accuracy") or {}
-    if key == "accuracy_min":
-        if "top1" not in acc:
-            return acc.get("error") or "no labelled evaluation data"
+    if key == "accuracy_min" and "top1" in acc:  # absolute accuracy needs no reference
         return acc["top1"], acc["top1"], acc["top1"], f"{acc.get('samples')} samples"
-    if key in ("accuracy_drop_max", "per_class_drop_max", "agreement_min"):
-        vs = acc.get("vs_reference") or {}
-        field = {
-            "accuracy_drop_max": "top1_drop",
-            "per_class_drop_max": "per_class_drop",
-            "agreement_min": "top1_agreement",
-        }[key]
-        if field not in vs:
-            return (
-                acc.get("error")
-                or "no reference (pass --reference or --baseline) with labelled data"
-            )
-        note = f"class {vs.get('worst_class')}" if key == "per_class_drop_max" else ""
-        return vs[field], vs[field], vs[field], note
+    if key in QUALITY_KEYS:
+        return _quality(key, acc)
     if key == "size_mb_max":
         s = a.get("size") or {}
         if "total_bytes" not in s:
@@ -166,3 +153,19 @@ def describe_decision(d: dict) -> str:
         meas = f"{fmt_value(d['value'], u)}{ci}"
     tag = d["status"].upper() + (" (inconclusive)" if d["outcome"] == "inconclusive" else "")
     return f"{tag}: {d['artifact']} {d['budget']}: measured {meas}, limit {cmp} {fmt_value(d['limit'], u)}"
+
+
+def _quality(key: str, acc: dict) -> tuple[float, float, float, str] | str:
+    """A quality budget's value: measured on fixed data, so its interval is the value."""
+    spec = QUALITY_KEYS[key]
+    if not acc.get("quality"):
+        why = "labelled evaluation data" if spec.needs_labels else "a reference"
+        return acc.get("error") or f"no {spec.metric}: needs {why} (pass --baseline or --reference)"
+    report = QualityReport(acc["quality"])
+    v = report.value(key)
+    if v is None:
+        kinds = sorted({o["kind"] for o in acc["quality"].values()})
+        return f"{spec.metric} does not apply to {'/'.join(kinds)} outputs"
+    worst = [n for n, o in acc["quality"].items() if o.get(spec.metric) == v]
+    note = f"{spec.unit}; output {worst[0]}" if len(acc["quality"]) > 1 and worst else spec.unit
+    return v, v, v, note

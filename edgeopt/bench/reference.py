@@ -8,6 +8,7 @@ from pathlib import Path
 from edgeopt.bench.config import RESULTS_SCHEMA_VERSION, BenchConfig, Entry
 from edgeopt.bench.sessions import open_artifact
 from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.metrics.quality import measure_quality
 
 
 def stored_baseline(cfg: BenchConfig, entries: list[Entry]) -> tuple[dict | None, dict | None]:
@@ -61,22 +62,27 @@ def accuracy_vs_reference(cfg: BenchConfig, entries: list[Entry], results: dict)
         if ds is not None:
             try:
                 sess = open_artifact(cfg, Path(cfg.reference))
-                ref_metrics, ref_out = evaluate(sess, ds)
+                ref_metrics, ref_out = evaluate(sess, ds, batch=cfg.batch)
                 results["reference"] = {"path": cfg.reference, "accuracy": ref_metrics}
             except EdgeoptError as ex:
                 results["reference"] = {"path": cfg.reference, "error": ex.message}
                 results["warnings"].append(f"reference {cfg.reference} failed: {ex.message}")
     elif ref_entry is not None and ref_entry.dataset is not None:
-        ref_metrics, ref_out = evaluate(ref_entry.session, ref_entry.dataset)
+        ref_metrics, ref_out = evaluate(ref_entry.session, ref_entry.dataset, batch=cfg.batch)
         results["reference"] = {"path": str(ref_entry.path), "is_baseline": True}
     for e in entries:
         if e.session is None or e.dataset is None:
             continue
         try:
-            m, _ = evaluate(e.session, e.dataset, ref_out)
+            m, outs = evaluate(e.session, e.dataset, ref_out, batch=cfg.batch)
         except Exception as ex:  # keep measuring the others
             e.result["accuracy"] = {"error": f"{type(ex).__name__}: {ex}"[:300]}
             continue
+        if ref_out is not None:
+            report = measure_quality(
+                _output_names(e), ref_out, outs, e.dataset.labels, e.result.get("task"), cfg.kinds
+            )
+            m["quality"] = report.outputs
         vs = {}
         if "agreement" in m:
             vs.update(
@@ -93,3 +99,14 @@ def accuracy_vs_reference(cfg: BenchConfig, entries: list[Entry], results: dict)
         if vs:
             m["vs_reference"] = vs
         e.result["accuracy"] = m
+
+
+def _output_names(e: Entry) -> list[str]:
+    """Output names as the sidecar records them (runtimes may rename tensors)."""
+    from edgeopt.artifacts.artifact import Artifact
+
+    art = Artifact.load(e.path)
+    declared = [o.name for o in art.outputs] if art else []
+    return (
+        declared if len(declared) == len(e.session.outputs) else [o.name for o in e.session.outputs]
+    )

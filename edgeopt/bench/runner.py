@@ -44,6 +44,7 @@ def _load(cfg: BenchConfig, e: Entry) -> None:
         r["precision"] = art.precision if art else None
         r["target"] = cfg.target or (art.target if art else None) or "cpu"
         r["dataset"] = art.dataset if art else None
+        r["task"] = art.task if art else None
         t0 = time.perf_counter()
         e.session = open_artifact(cfg, e.path)
         r["load_s"] = time.perf_counter() - t0

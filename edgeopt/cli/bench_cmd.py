@@ -112,6 +112,7 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
     from edgeopt.bench.runner import failed_artifacts, run_bench
     from edgeopt.cli.options import parse_positive
     from edgeopt.metrics.latency import LatencyConfig
+    from edgeopt.metrics.quality import QUALITY_KEYS
 
     for name in ("batch", "requests", "min_samples", "threads"):
         if kw.get(name) is not None:
@@ -137,9 +138,7 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
     if only_needed and budgets:
         keys = budgets.all_keys()
         memory = memory and "peak_memory_mb_max" in keys
-        accuracy = accuracy and bool(
-            keys & {"accuracy_min", "accuracy_drop_max", "per_class_drop_max", "agreement_min"}
-        )
+        accuracy = accuracy and bool(keys & set(QUALITY_KEYS))
     cfg = BenchConfig(
         artifacts=list(kw["artifacts"]),
         baseline=kw["baseline"],

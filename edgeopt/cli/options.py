@@ -72,3 +72,20 @@ def value_option(*decls: str, kind: type, default, help: str):
 def path_option(*decls: str, help: str, **kw):
     """An option naming a file or folder, given to the command as a Path."""
     return click.option(*decls, type=click.Path(path_type=Path), help=help, **kw)
+
+
+accuracy_budget_option = click.option(
+    "--accuracy-budget",
+    "accuracy_budget",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Quality budget in the model's own metric, e.g. agreement_min=0.99, "
+    "cosine_mean_min=0.997, accuracy_drop_max_points=1 (fractions 0..1, points 0..100; "
+    "repeatable). The same keys as budgets files and recipes.",
+)
+
+
+def parse_accuracy_budget(values: tuple[str, ...]) -> dict[str, float] | None:
+    from edgeopt.metrics.quality import parse_budget_args
+
+    return parse_budget_args(values, "--accuracy-budget") or None

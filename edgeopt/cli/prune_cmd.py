@@ -9,9 +9,11 @@ import click
 
 from edgeopt.cli.app import main
 from edgeopt.cli.options import (
+    accuracy_budget_option,
     force_option,
     input_option,
     input_specs,
+    parse_accuracy_budget,
     path_option,
     trust_pickle_option,
     value_option,
@@ -69,11 +71,7 @@ def _floats(text: str | None) -> list[float]:
 @click.option(
     "--distill", is_flag=True, help="Fine-tune with distillation from the unpruned model."
 )
-@click.option(
-    "--accuracy-budget",
-    type=float,
-    help="Max top-1 drop in points: keep the highest sparsity of the sweep within it.",
-)
+@accuracy_budget_option
 @click.option(
     "--sweep", help="Comma-separated sparsities to measure side by side, e.g. 0.25,0.5,0.75."
 )
@@ -120,7 +118,7 @@ def prune_cmd(
         epochs=epochs,
         lr=lr,
         distill=distill,
-        accuracy_budget=accuracy_budget,
+        accuracy_budget=parse_accuracy_budget(accuracy_budget),
         sweep=_floats(sweep),
         data=data,
         output=output,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edgeopt.cli.app import main
-from edgeopt.cli.options import force_option, path_option, value_option
+from edgeopt.cli.options import accuracy_budget_option, force_option, path_option, value_option
 from edgeopt.core.precision import mode_names
 from edgeopt.optimize.quantize.common import METHODS
 
@@ -42,12 +42,7 @@ from edgeopt.optimize.quantize.common import METHODS
     metavar="LAYER",
     help="Layer to keep in float (repeat, or comma-separate); see `optimize diagnose`.",
 )
-@click.option(
-    "--accuracy-budget",
-    type=float,
-    help="Max accuracy drop vs the float parent (0.01 = 1 point); costly layers are "
-    "kept in float until it fits.",
-)
+@accuracy_budget_option
 @click.option("--int8-io", is_flag=True, help="TFLite full int8: int8 inputs and outputs.")
 @click.option(
     "--fp16-io", is_flag=True, help="fp16: make inputs/outputs fp16 too (default float32)."
@@ -79,11 +74,11 @@ def quantize_cmd(
     Writes a new artifact beside the input and reports accuracy, size and a quick latency
     check against the float parent.
     """
-    from edgeopt.cli.options import parse_positive
+    from edgeopt.cli.options import parse_accuracy_budget, parse_positive
+    from edgeopt.metrics.quality import QualityReport
     from edgeopt.optimize.quantize import QuantizeConfig, quantize_artifact
 
     parse_positive("--samples", samples)
-    parse_positive("--accuracy-budget", accuracy_budget, 1.0)
     names = [n.strip() for e in exclude for n in e.split(",") if n.strip()]
     cfg = QuantizeConfig(
         mode=mode,
@@ -93,7 +88,7 @@ def quantize_cmd(
         method=method,
         per_channel=per_channel,
         exclude=names,
-        accuracy_budget=accuracy_budget,
+        accuracy_budget=parse_accuracy_budget(accuracy_budget),
         int8_io=int8_io,
         keep_io_float=not fp16_io,
         force=force,
@@ -104,10 +99,16 @@ def quantize_cmd(
     size = art.extra["size"]
     lat = art.extra.get("latency") or {}
     click.echo(f"wrote {art.path} ({art.size_bytes} bytes, {size['ratio']:.0%} of the parent)")
+    report = QualityReport(acc["quality"])
     click.echo(
-        f"{acc['metric']}: {acc['child'][acc['metric']]:.4f} "
-        f"(parent {acc['parent'][acc['metric']]:.4f}, drop {acc['drop']:+.4f})"
+        f"quality against the float parent ({acc['budget_source']}): "
+        f"{report.describe(acc['budgets'])}"
         + (f"; speed vs parent {lat['speedup']:.2f}x" if lat.get("speedup") else "")
     )
+    if acc["metric"] == "top1":
+        click.echo(
+            f"top-1 {acc['child']['top1']:.4f} (parent {acc['parent']['top1']:.4f}, "
+            f"drop {acc['drop']:+.4f})"
+        )
     if art.extra.get("kept_float"):
         click.echo(f"kept in float: {', '.join(art.extra['kept_float'])}")

@@ -19,7 +19,7 @@ format = ["onnx", "openvino"]
 precision = ["fp32", "int8"]        # fp32, int8 (mode from content), int8-static, int8-dynamic, int8-weights, fp16
 sparsity = [0.0, 0.5]
 [budgets]                              # the gate's budget keys; [budgets.targets.arm] overrides
-accuracy_drop_max = 0.01
+accuracy_drop_max_points = 1.0
 latency_ratio_max = 1.0
 ```
 """

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import math
 
+from edgeopt.metrics.quality import QUALITY_KEYS, QualityReport
+
 
 def metrics_of(a: dict) -> dict:
     """The figures a candidate is compared on (None where not measured)."""
     lat = a.get("latency") or {}
     acc = a.get("accuracy") or {}
     vs = acc.get("vs_reference") or {}
+    report = QualityReport(acc["quality"]) if acc.get("quality") else None
+    quality = {
+        spec.metric: report.value(key)
+        for key, spec in QUALITY_KEYS.items()
+        if report is not None and report.value(key) is not None
+    }
     return {
+        "quality": quality,
         "p50_ms": lat.get("p50"),
         "p90_ms": lat.get("p90"),
         "ci_p50": lat.get("ci_p50"),
@@ -25,8 +34,12 @@ def metrics_of(a: dict) -> dict:
 
 
 def quality(m: dict) -> float | None:
-    """Higher is better: accuracy against labels, else agreement with the reference."""
-    return m["top1"] if m["top1"] is not None else m["agreement"]
+    """Higher is better: accuracy against labels, else agreement with the reference, else the
+    mean cosine to it (embeddings and other outputs)."""
+    if m["top1"] is not None:
+        return m["top1"]
+    q = m.get("quality") or {}
+    return m["agreement"] if m["agreement"] is not None else q.get("cosine_mean")
 
 
 def pareto_front(rows: list[dict]) -> list[str]:

@@ -14,8 +14,9 @@ from edgeopt.artifacts.artifact import Artifact
 from edgeopt.core.files import sha256_file
 from edgeopt.core.precision import QuantMode
 from edgeopt.core.progress import info, quiet, step
-from edgeopt.errors import ParityError
+from edgeopt.errors import AccuracyError
 from edgeopt.formats.tflite import computes_int8
+from edgeopt.metrics.quality import QualityReport
 from edgeopt.optimize.parity import summary_line
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import (
@@ -23,7 +24,6 @@ from edgeopt.targets.base import (
     Output,
     Produces,
     Target,
-    agreement,
     calibration_ref,
     derived,
     output_path,
@@ -40,9 +40,12 @@ ARM_ORT_CONFIG = {"session.qdqisint8allowed": "1"}
 
 def tflite_int8(
     art: Artifact, dst: Path, mode: QuantMode, options: CompileOptions, tmp: Path
-) -> dict:
+) -> tuple[dict, dict]:
     """int8 through the quantize step (ai-edge-quantizer): full int8 with int8 inputs/outputs
-    (static, calibrated), or int8 weights with float activations (dynamic, no calibration)."""
+    (static, calibrated), or int8 weights with float activations (dynamic, no calibration).
+
+    Returns the parameters and the quality measured against the float file; a result below
+    the default floor raises AccuracyError."""
     from edgeopt.optimize.quantize import QuantizeConfig, quantize_artifact
 
     work = tmp / f"quantize-{mode}"
@@ -58,7 +61,24 @@ def tflite_int8(
     q = quantize_artifact(art.path, cfg)
     shutil.move(q.path, dst)
     calib = (q.extra.get("calibration") or {}).get("samples", 0)
-    return {"tool": "ai-edge-quantizer", "mode": str(mode), "calibration_samples": calib}
+    params = {"tool": "ai-edge-quantizer", "mode": str(mode), "calibration_samples": calib}
+    return params, q.extra["accuracy"]
+
+
+def quality_parity(accuracy: dict) -> dict:
+    """The parity record of an int8 file: its quality against the float one, per output, in
+    the shape every parity record has (`outputs` with cosine and, for classifiers, top-1)."""
+    outputs = {}
+    for name, q in accuracy["quality"].items():
+        outputs[name] = {**q, "cosine": q.get("cosine_mean")}
+        if "agreement" in q:
+            outputs[name]["top1_agreement"] = q["agreement"]
+    return {
+        "passed": accuracy["met"],
+        "rule": accuracy["budgets"],
+        "inputs": accuracy.get("parent", {}).get("dataset"),
+        "outputs": outputs,
+    }
 
 
 def required_operators(ort_file: Path, config: Path, final_name: str) -> list[str]:
@@ -109,33 +129,37 @@ class ArmTarget(Target):
     def _tflite(self, art: Artifact, options: CompileOptions, tmp: Path) -> Output:
         final = output_path(art, self.name, ".tflite", options)
         staged = tmp / final.name
+        quality = None
         if computes_int8(art.path):
             with step(f"arm: {art.path.name} is already int8 -> {final.name}"):
                 shutil.copyfile(art.path, staged)
             params = {"quantized_by": "input (already int8)"}
         else:
-            with step(f"arm: full int8 quantization (XNNPACK kernels) -> {final.name}"):
-                params = tflite_int8(art, staged, QuantMode.STATIC, options, tmp)
+            try:
+                with step(f"arm: full int8 quantization (XNNPACK kernels) -> {final.name}"):
+                    params, quality = tflite_int8(art, staged, QuantMode.STATIC, options, tmp)
+            except AccuracyError as e:
+                # some models (wide-range tabular inputs) lose too much with int8
+                # activations: keep int8 weights, float activations, and say so
+                info(f"[edgeopt]   full int8 rejected: {e.message}")
+                with step("arm: int8 weights with float activations (dynamic range)"):
+                    params, quality = tflite_int8(art, staged, QuantMode.DYNAMIC, options, tmp)
+                params["full_int8_rejected"] = e.message
         new = derived(art, staged, "tflite", self.name, params, "int8")
         new.extra = {
             "threads": options.threads,
             "litert": {"delegate": "XNNPACK (default in LiteRT)", "num_threads": options.threads},
         }
-        if options.verify and params.get("tool"):
-            try:
-                with step(f"arm: int8 answers against {art.path.name}"):
-                    new.parity = agreement(art, staged, options)
-            except ParityError as e:
-                # some models (wide-range tabular inputs) lose too much with int8
-                # activations: keep int8 weights, float activations, and say so
-                info(f"[edgeopt]   full int8 rejected: {e.message}")
-                with step("arm: int8 weights with float activations (dynamic range)"):
-                    staged.unlink()
-                    params = tflite_int8(art, staged, QuantMode.DYNAMIC, options, tmp)
-                    new.params.update(params, full_int8_rejected=e.message)
-                    new.notes.append(f"full int8 rejected ({e.message}); int8 weights only")
-                    new.parity = agreement(art, staged, options)
-            info(f"[edgeopt]   agreement: {summary_line(new.parity)}")
+        if quality is not None:
+            new.parity = quality_parity(quality)
+            report = QualityReport(quality["quality"])
+            info(
+                f"[edgeopt]   quality against {art.path.name}: {report.describe(quality['budgets'])}"
+            )
+        if "full_int8_rejected" in params:
+            new.notes.append(
+                f"full int8 rejected ({params['full_int8_rejected']}); int8 weights only"
+            )
         from edgeopt.optimize.quantize.tflite_io import int8_io_specs, io_quantization
 
         io = io_quantization(staged)  # full int8 takes int8 tensors: record scale/zero point

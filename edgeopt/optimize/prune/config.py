@@ -11,6 +11,7 @@ from edgeopt.errors import UsageError
 ALLOCATIONS = ("uniform", "global")
 IMPORTANCES = ("magnitude", "taylor")
 DEFAULT_BUDGET_SWEEP = (0.25, 0.4, 0.5, 0.6, 0.7, 0.8)
+PRUNE_BUDGET_KEYS = ("accuracy_drop_max_points", "accuracy_min")
 
 
 @dataclass
@@ -24,7 +25,8 @@ class PruneConfig:
     epochs: int = 10
     lr: float = 1e-3
     distill: bool = False  # recovery also matches the unpruned model's soft outputs
-    accuracy_budget: float | None = None  # max top-1 drop, in percentage points
+    # quality keys pruning can meet: top-1 against labels (accuracy_drop_max_points, accuracy_min)
+    accuracy_budget: dict[str, float] | None = None
     sweep: list[float] = field(default_factory=list)
     data: DataRef = None  # evaluation data (default: the model's own dataset)
     calib_batches: int = 4  # batches for the taylor importance
@@ -54,10 +56,13 @@ class PruneConfig:
             raise UsageError(
                 "--distill needs --finetune DATA", "add --finetune sklearn:digits (for example)"
             )
-        if self.accuracy_budget is not None and not 0 <= self.accuracy_budget < 100:
+        unsupported = set(self.accuracy_budget or {}) - set(PRUNE_BUDGET_KEYS)
+        if unsupported:
             raise UsageError(
-                f"--accuracy-budget must be in [0, 100) points, got {self.accuracy_budget}",
-                "pass the allowed top-1 drop in points, e.g. 1.0",
+                f"prune cannot budget {', '.join(sorted(unsupported))}: it measures top-1 "
+                "accuracy on labelled data",
+                f"use {' or '.join(PRUNE_BUDGET_KEYS)}, e.g. --accuracy-budget "
+                "accuracy_drop_max_points=1",
             )
         if self.output is not None and Path(self.output).suffix != ".pt2":
             raise UsageError(
@@ -72,4 +77,5 @@ class PruneConfig:
         }
         d["finetune"], d["data"] = data_ref_name(self.finetune), data_ref_name(self.data)
         d["ignore"], d["sweep"] = list(self.ignore), list(self.sweep)
+        d["accuracy_budget"] = dict(self.accuracy_budget) if self.accuracy_budget else None
         return d

@@ -65,7 +65,7 @@ def prune_model(
         if calib is None:
             info("[edgeopt] note: no dataset known; Taylor importance uses the example inputs")
     outcome = PruneOutcome({"model": source.ref, "config": cfg.params()})
-    if cfg.sweep or cfg.accuracy_budget is not None:
+    if cfg.sweep or cfg.accuracy_budget:
         chosen = _sweep(source, cfg, calib, outcome, show_table)
     else:
         dense_acc = top1(source.module, source, data)
@@ -86,6 +86,7 @@ def prune_model(
 
 def _sweep(source, cfg: PruneConfig, calib, outcome: PruneOutcome, show_table):
     from edgeopt.optimize.prune.sweep import (
+        describe_budgets,
         format_table,
         log_budget_choice,
         pick_within_budget,
@@ -97,14 +98,14 @@ def _sweep(source, cfg: PruneConfig, calib, outcome: PruneOutcome, show_table):
     if show_table:
         show_table(f"{format_table(rows)}\n{SWEEP_NOTE}")
     outcome.results["sweep"] = rows
-    if cfg.accuracy_budget is None:
+    if not cfg.accuracy_budget:
         return None
     row = pick_within_budget(rows, cfg.accuracy_budget)
     log_budget_choice(row, cfg.accuracy_budget)
     outcome.results["budget_choice"] = row and row["sparsity"]
     if row is None:
         err = EdgeoptError(
-            f"no sparsity in {grid} keeps top-1 within {cfg.accuracy_budget:g} point(s)",
+            f"no sparsity in {grid} meets {describe_budgets(cfg.accuracy_budget)}",
             "add lower sparsities to --sweep, fine-tune longer, or loosen the budget",
         )
         err.outcome = outcome

@@ -150,20 +150,28 @@ def final_top1(row: dict) -> float | None:
     )
 
 
-def pick_within_budget(rows: list[dict], budget_points: float) -> dict | None:
-    """The highest-sparsity row whose final top-1 is within `budget_points` of the dense one."""
+def pick_within_budget(rows: list[dict], budgets: dict[str, float]) -> dict | None:
+    """The highest-sparsity row whose final top-1 meets every budget (drop in points against
+    the dense row, or an absolute minimum)."""
     dense = final_top1(rows[0])
     if dense is None:
         raise EdgeoptError(
             "--accuracy-budget needs labelled evaluation data",
             "pass --data DATASET (with labels) or use a built-in model",
         )
-    ok = [
-        r
-        for r in rows[1:]
-        if final_top1(r) is not None and (dense - final_top1(r)) * 100 <= budget_points + 1e-9
-    ]
+
+    def meets(top1: float | None) -> bool:
+        if top1 is None:
+            return False
+        drop_ok = (dense - top1) * 100 <= budgets.get("accuracy_drop_max_points", 100.0) + 1e-9
+        return drop_ok and top1 >= budgets.get("accuracy_min", 0.0) - 1e-12
+
+    ok = [r for r in rows[1:] if meets(final_top1(r))]
     return max(ok, key=lambda r: r["sparsity"]) if ok else None
+
+
+def describe_budgets(budgets: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:g}" for k, v in budgets.items())
 
 
 def format_table(rows: list[dict], batches: tuple[int, ...] = LATENCY_BATCHES) -> str:
@@ -194,8 +202,10 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.2f}"
 
 
-def log_budget_choice(chosen: dict | None, budget: float) -> None:
+def log_budget_choice(chosen: dict | None, budgets: dict[str, float]) -> None:
     if chosen is None:
-        info(f"[edgeopt] no sparsity in the sweep stays within {budget:g} point(s)")
+        info(f"[edgeopt] no sparsity in the sweep meets {describe_budgets(budgets)}")
     else:
-        info(f"[edgeopt] highest sparsity within {budget:g} point(s): {chosen['sparsity']:g}")
+        info(
+            f"[edgeopt] highest sparsity meeting {describe_budgets(budgets)}: {chosen['sparsity']:g}"
+        )

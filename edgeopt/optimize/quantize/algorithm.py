@@ -3,7 +3,8 @@
 Pick a mode from the model's content when none is given, calibrate on the calib split (never
 the eval split), quantize, then measure accuracy, size and a quick latency ratio against the
 float parent. With an accuracy budget, layers that cost the most (ranked by the noise each
-adds, see optimize.diagnose) are kept in float until the drop fits.
+adds, see optimize.diagnose) are kept in float until it is met. Quality is judged in the
+model's own metric (scoring.py); without a budget, a default floor refuses broken models.
 """
 
 from __future__ import annotations
@@ -12,28 +13,24 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from edgeopt.artifacts.artifact import Artifact, check_free, publish_artifact
 from edgeopt.core.files import human_bytes, sha256_file, staging_dir
 from edgeopt.core.plugins import load
 from edgeopt.core.precision import MODES, QuantMode, parse_mode
 from edgeopt.core.progress import info, step
 from edgeopt.data import Dataset, fit_inputs, random_inputs, resolve_data
-from edgeopt.errors import EdgeoptError, UsageError
+from edgeopt.errors import AccuracyError, UsageError
 from edgeopt.formats import format_of, get_format
-from edgeopt.metrics.accuracy import evaluate, predict
-from edgeopt.metrics.compare import cosine, is_classifier_output
+from edgeopt.metrics.quality import QualityReport
 from edgeopt.optimize.diagnose import diagnose, rank_layers
 from edgeopt.optimize.quantize.backend import QuantizeBackend, classify_content, quantizable_ops
 from edgeopt.optimize.quantize.common import METHODS, BackendResult, CalibData, QuantizeConfig
+from edgeopt.optimize.quantize.scoring import EVAL_OPTIONS, Scorer
 from edgeopt.optimize.quantize.tflite_io import int8_io_specs
 from edgeopt.optimize.quantize.timing import quick_latency_ratio
 from edgeopt.runtimes import open_session
-from edgeopt.runtimes.base import PARITY_OPTIONS, SessionOptions
+from edgeopt.runtimes.base import SessionOptions
 
-# accuracy runs OpenVINO in f32 (this CPU defaults to bf16, which would blur the comparison)
-EVAL_OPTIONS = PARITY_OPTIONS
 LATENCY_OPTIONS = SessionOptions(threads=1)
 EVAL_LIMIT = 1000  # evaluation samples at most
 DIAG_SAMPLES = 32
@@ -109,45 +106,15 @@ def _eval_data(art: Artifact, cfg: QuantizeConfig, specs) -> tuple[Dataset | Non
     return None, random_inputs(specs, 64, seed=1)
 
 
-class Scorer:
-    """Accuracy of candidates against the float parent on the same eval data."""
-
-    def __init__(self, parent_path: Path, dataset, arrays: list[np.ndarray]):
-        self.dataset, self.arrays = dataset, arrays
-        sess = open_session(parent_path, options=EVAL_OPTIONS)
-        if dataset is not None:
-            self.parent, self.ref = evaluate(sess, dataset)
-        else:
-            self.ref = predict(sess, arrays)
-            self.parent = {"dataset": "seeded random inputs (seed 1, 64 samples)"}
-        self.metric = "top1" if "top1" in self.parent else "cosine"
-        if self.metric == "cosine":
-            self.parent["cosine"] = 1.0
-
-    def score(self, path: Path) -> dict:
-        sess = open_session(path, options=EVAL_OPTIONS)
-        if self.dataset is not None:
-            m, outs = evaluate(sess, self.dataset, self.ref)
-        else:
-            outs = predict(sess, self.arrays)
-            m = {}
-        m.pop("per_class", None)
-        m["cosine"] = float(np.mean([cosine(r, o) for r, o in zip(self.ref, outs)]))
-        if is_classifier_output(self.ref[0]):
-            m["top1_agreement"] = float((self.ref[0].argmax(-1) == outs[0].argmax(-1)).mean())
-        m["drop"] = float(self.parent[self.metric] - m[self.metric])
-        m["metric"] = self.metric
-        return m
-
-
 @dataclass
 class Trial:
     """One quantized file built in the staging folder, and how it scored."""
 
     staged: Path
     result: BackendResult
-    metrics: dict
+    report: QualityReport
     exclude: list[str]
+    met: bool = False
 
 
 @dataclass
@@ -176,14 +143,13 @@ class QuantizeJob:
         )
         with step(label):
             res = self.backend.quantize(self.path, staged, cfg_k, self.calib, self.content)
-        s = self.scorer
-        m = s.score(staged)
-        self.trials.append({"exclude": list(exclude), s.metric: m[s.metric], "drop": m["drop"]})
-        info(
-            f"[edgeopt]   {s.metric} {m[s.metric]:.4f} "
-            f"(parent {s.parent[s.metric]:.4f}, drop {m['drop']:+.4f})"
-        )
-        return Trial(staged, res, m, list(exclude))
+        budgets = self.scorer.budgets
+        report = self.scorer.score(staged)
+        trial = Trial(staged, res, report, list(exclude), report.meets(budgets))
+        text = report.describe(budgets)
+        self.trials.append({"exclude": list(exclude), "quality": text, "met": trial.met})
+        info(f"[edgeopt]   {text}")
+        return trial
 
 
 def prepare(path: Path, cfg: QuantizeConfig) -> QuantizeJob:
@@ -237,7 +203,7 @@ def prepare(path: Path, cfg: QuantizeConfig) -> QuantizeJob:
     dataset, eval_arrays = _eval_data(parent, resolved, parent.inputs)
     job = QuantizeJob(path, parent, backend, resolved, content, why, out, calib, dataset)
     with step("measure the float parent"):
-        job.scorer = Scorer(path, dataset, eval_arrays)
+        job.scorer = Scorer(parent, dataset, eval_arrays, cfg.accuracy_budget)
     return job
 
 
@@ -247,9 +213,8 @@ def quantize_artifact(path: Path, cfg: QuantizeConfig) -> Artifact:
     with staging_dir(job.out) as tmp:
         job.tmp = tmp
         trial = job.attempt(list(cfg.exclude))
-        budget = cfg.accuracy_budget
-        if budget is not None and trial.metrics["drop"] > budget:
-            trial = _search(job, trial, budget)
+        if not trial.met:
+            trial = _search(job, trial) if job.scorer.explicit else _below_floor(job, trial)
         art = _child_artifact(job, trial)
         _latency(art, job, trial.staged)
         art.refresh_hash()
@@ -259,30 +224,42 @@ def quantize_artifact(path: Path, cfg: QuantizeConfig) -> Artifact:
     return art
 
 
-def _search(job: QuantizeJob, first: Trial, budget: float) -> Trial:
-    """Keep the costliest layers float, one more at a time, until the drop fits the budget."""
-    cfg, scorer = job.cfg, job.scorer
+def _search(job: QuantizeJob, first: Trial) -> Trial:
+    """Keep the costliest layers float, one more at a time, until the budgets are met."""
+    cfg, budgets = job.cfg, job.scorer.budgets
     ranking = _rank(job, first.staged)
     info(
-        f"[edgeopt] drop {first.metrics['drop']:.4f} exceeds the budget {budget}; layers ranked "
-        f"by the noise they add: {', '.join(ranking[: cfg.max_search_steps]) or 'none'}"
+        f"[edgeopt] budget missed ({first.report.describe(budgets)}); layers ranked by the "
+        f"noise they add: {', '.join(ranking[: cfg.max_search_steps]) or 'none'}"
     )
     best = first
     excl = list(cfg.exclude)
     for layer in ranking[: cfg.max_search_steps]:
         excl = [*excl, layer]
         trial = job.attempt(excl)
-        if trial.metrics["drop"] < best.metrics["drop"] - 1e-9:
+        if trial.report.shortfall(budgets) < best.report.shortfall(budgets) - 1e-12:
             best = trial
-        if trial.metrics["drop"] <= budget:
+        if trial.met:
             return trial
-    tried = "; ".join(f"{len(t['exclude'])} float: drop {t['drop']:.4f}" for t in job.trials)
-    raise EdgeoptError(
-        f"no configuration met the accuracy budget {budget}: best drop "
-        f"{best.metrics['drop']:.4f} ({scorer.metric} {best.metrics[scorer.metric]:.4f}) keeping "
-        f"float: {', '.join(best.exclude) or 'none'} [tried {tried}]",
-        "raise --accuracy-budget, calibrate with more or better data (--calib, --samples, "
+    tried = "; ".join(f"{len(t['exclude'])} float: {t['quality']}" for t in job.trials)
+    raise AccuracyError(
+        f"no configuration met the accuracy budget: best {best.report.describe(budgets)} "
+        f"keeping float: {', '.join(best.exclude) or 'none'} [tried {tried}]",
+        "loosen --accuracy-budget, calibrate with more or better data (--calib, --samples, "
         "--method), or use --mode fp16 / weight-only",
+    )
+
+
+def _below_floor(job: QuantizeJob, trial: Trial) -> Trial:
+    """No budget was given and the result is below the default floor: refuse it, loudly."""
+    budgets = job.scorer.budgets
+    floor = " ".join(f"{k}={v:g}" for k, v in budgets.items())
+    raise AccuracyError(
+        f"{job.cfg.mode} quantization of {job.path.name} is below the default accuracy floor "
+        f"against its float parent: {trial.report.describe(budgets)}",
+        f"set the budget you accept with --accuracy-budget (the floor is {floor}; a budget also "
+        "lets quantize keep the costliest layers in float), calibrate with better data "
+        "(--calib), or try another --mode",
     )
 
 
@@ -348,13 +325,14 @@ def _child_artifact(job: QuantizeJob, trial: Trial) -> Artifact:
         extra={
             "mode_reason": job.why,
             "calibration": job.calib.description if job.calib else None,
-            "evaluation": scorer.parent.get("dataset"),
+            "evaluation": scorer.evaluation,
             "accuracy": {
-                "metric": scorer.metric,
+                **scorer.summary(trial.report),
                 "parent": {k: v for k, v in scorer.parent.items() if k != "per_class"},
-                "child": trial.metrics,
-                "drop": trial.metrics["drop"],
-                "budget": cfg.accuracy_budget,
+                "budgets": scorer.budgets,
+                "budget_source": "--accuracy-budget" if scorer.explicit else "default floor",
+                "met": trial.met,
+                "quality": trial.report.outputs,
             },
             "size": {
                 "parent_bytes": size_p,

@@ -26,7 +26,9 @@ class QuantizeConfig:
     method: str = "minmax"  # minmax | entropy | percentile (ONNX static)
     per_channel: bool = True
     exclude: list[str] = field(default_factory=list)
-    accuracy_budget: float | None = None  # max drop vs the float parent (0.01 = 1 point)
+    # quality budgets against the float parent (edgeopt.metrics.quality keys, e.g.
+    # {"agreement_min": 0.99}); None: the default floor for the model's output kind
+    accuracy_budget: dict[str, float] | None = None
     int8_io: bool = False  # TFLite full int8: int8 inputs and outputs
     keep_io_float: bool = True  # fp16: keep float32 inputs/outputs
     force: bool = False
@@ -41,7 +43,7 @@ class QuantizeConfig:
             "method": self.method,
             "per_channel": self.per_channel,
             "exclude": list(self.exclude),
-            "accuracy_budget": self.accuracy_budget,
+            "accuracy_budget": dict(self.accuracy_budget) if self.accuracy_budget else None,
             "int8_io": self.int8_io,
             "keep_io_float": self.keep_io_float,
         }
