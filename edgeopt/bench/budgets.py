@@ -100,7 +100,7 @@ def parse_budgets(text: str, path: str = "<budgets>") -> Budgets:
     return budgets_from_dict(data, path)
 
 
-def budgets_from_dict(data: dict, path: str = "<budgets>") -> Budgets:
+def budgets_from_dict(data: dict, path: str = "<budgets>", allow_empty: bool = False) -> Budgets:
     """Validate a parsed budgets table (a budgets file, or a recipe's [budgets] table)."""
     b = Budgets(path)
     top = {k: v for k, v in data.items() if k not in SECTIONS}
@@ -127,7 +127,7 @@ def budgets_from_dict(data: dict, path: str = "<budgets>") -> Budgets:
                 f"unknown target [targets.{name}] in {path}", f"valid targets: {', '.join(TARGETS)}"
             )
         b.targets[name] = _check_values(table, f"[targets.{name}]")
-    if not b.all_keys():
+    if not b.all_keys() and not allow_empty:
         raise UsageError(
             f"budgets file {path} sets no budget", f"set at least one of: {', '.join(BUDGET_KEYS)}"
         )

@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgeopt.artifacts.cache import ArtifactCache, cache_key
+from edgeopt.artifacts.cache import ArtifactCache, cache_key, place
+from edgeopt.bench.budgets import budgets_from_dict
 from edgeopt.core.files import sha256_file
 from edgeopt.core.precision import FLOAT, QuantMode, mode_for_precision
+from edgeopt.core.progress import info, step
 from edgeopt.core.spec import parse_input_spec
+from edgeopt.core.text import first_line
 from edgeopt.data import Dataset, load_dataset
+from edgeopt.errors import EdgeoptError
 from edgeopt.formats import format_of
 from edgeopt.models.source import load_source
 from edgeopt.run.recipe import Candidate, Recipe
@@ -29,6 +33,8 @@ class Built:
     path: Path | None = None
     steps: list[dict] = field(default_factory=list)
     error: str | None = None
+    failure: str | None = None  # the error's class: AccuracyError means "missed the budget"
+    quantized: Path | None = None  # the quantize step's output (its sidecar holds the quality)
 
 
 @dataclass
@@ -80,6 +86,7 @@ class Builder:
         self.source_id = source_id(self.source)
         self.run_data = RunData.resolve(recipe, self.source.dataset)
         self.data = self.run_data.specs()
+        self.budgets = budgets_from_dict(recipe.budgets or {}, "recipe [budgets]", allow_empty=True)
 
     def _step(self, built: Built, name: str, parent_id: str, params: dict, make) -> Path:
         key = cache_key(parent_id, name, params)
@@ -95,30 +102,51 @@ class Builder:
         )
         return path
 
-    def build(self, cand: Candidate) -> Built:
+    def build(self, cand: Candidate, enforce: bool = True) -> Built:
+        """Build `cand`; with enforce=False a quantized result that misses the budgets is kept
+        (its sidecar says so) for the route search to probe."""
         built = Built(cand)
         target = get_target(cand.target)
         source, parent_id = self.source, self.source_id
         if cand.sparsity:
             path = self._prune(built, cand.sparsity)
             source, parent_id = load_source(str(path)), sha256_file(path)
-        path = self._export_step(built, source, parent_id, target.export_format(cand.format))
+        fmt = target.export_format(cand.format)
+        path = self._export_step(built, source, parent_id, fmt, cand.shape == "static")
+        if cand.fusion:
+            parent = path
+            path = self._step(
+                built,
+                "fuse",
+                sha256_file(parent),
+                {"model_type": "bert"},
+                lambda d: self._fuse(parent, d),
+            )
         if cand.precision != FLOAT and target.fixed_precision is None:
             mode = mode_for_precision(cand.precision)  # None: the mode the content calls for
             parent = path
+            params = {
+                "mode": mode and str(mode),
+                "calib": self.data["calibration"],
+                "budget": self.quality_budgets(cand.target),
+                "repair": cand.repair,
+                "enforce": enforce,
+            }
             path = self._step(
                 built,
                 "quantize",
                 sha256_file(parent),
-                {"mode": mode and str(mode), "calib": self.data["calibration"]},
-                lambda d: self._quantize(parent, mode, d),
+                params,
+                lambda d: self._quantize(parent, mode, cand, d, enforce),
             )
+            built.quantized = path
         parent = path
         threads = cand.threads or self.recipe.bench.get("threads")
         params = {
             "target": cand.target,
             "threads": threads,
             "format": cand.format,
+            "execution": cand.execution,
             "data": self.data["evaluation"],
             "calib": self.data["calibration"],
         }
@@ -132,6 +160,40 @@ class Builder:
         built.path = path
         return built
 
+    def quality_budgets(self, target: str) -> dict[str, float] | None:
+        """The recipe's quality budgets for a target: what quantize is held to (None: its
+        default floor)."""
+        from edgeopt.metrics.quality import QUALITY_KEYS
+
+        keys = {k: v for k, v in self.budgets.for_target(target).items() if k in QUALITY_KEYS}
+        return keys or None
+
+    def baseline_candidate(self, target: str, cands: list[Candidate]) -> Candidate:
+        """The plain dense fp32 export every candidate of a target is compared with: the
+        first candidate's export format (the target's first format for auto routes)."""
+        t = get_target(target)
+        first = cands[0] if cands else None
+        fmt = t.export_format(first.format) if first else t.formats[0]
+        return Candidate(target, fmt, threads=first.threads if first else None)
+
+    def build_into(
+        self, cand: Candidate, dest: Path, plain: bool = False, enforce: bool = True
+    ) -> Built:
+        """Build (or take from the cache) and place the result in `dest`; a failure is recorded
+        on the result, so one candidate's failure never stops the others."""
+        label = "baseline (plain export)" if plain else cand.name
+        try:
+            with step(f"build {cand.target}/{label}"):
+                built = self.build_plain(cand) if plain else self.build(cand, enforce)
+            built.path = place(built.path, dest)
+            hits = sum(s["cache"] == "hit" for s in built.steps)
+            info(f"[edgeopt]   {len(built.steps)} step(s), {hits} from the cache")
+        except Exception as e:
+            msg = e.message if isinstance(e, EdgeoptError) else f"{type(e).__name__}: {e}"
+            built = Built(cand, error=first_line(msg), failure=type(e).__name__)
+            info(f"[edgeopt]   {cand.name} could not be built: {first_line(msg)}")
+        return built
+
     def build_plain(self, cand: Candidate) -> Built:
         """The dense fp32 export alone: the baseline every candidate is compared with."""
         built = Built(cand)
@@ -139,10 +201,17 @@ class Builder:
         built.path = self._export_step(built, self.source, self.source_id, fmt)
         return built
 
-    def _export_step(self, built: Built, source, parent_id: str, fmt: str) -> Path:
-        params = {"to": fmt, "data": self.data["evaluation"], "inputs": self.recipe.inputs}
+    def _export_step(
+        self, built: Built, source, parent_id: str, fmt: str, static: bool = False
+    ) -> Path:
+        params = {
+            "to": fmt,
+            "data": self.data["evaluation"],
+            "inputs": self.recipe.inputs,
+            "static": static,
+        }
         return self._step(
-            built, "export", parent_id, params, lambda d: self._export(source, fmt, d)
+            built, "export", parent_id, params, lambda d: self._export(source, fmt, d, static)
         )
 
     def _prune(self, built: Built, sparsity: float) -> Path:
@@ -173,15 +242,24 @@ class Builder:
 
         return self._step(built, "prune", self.source_id, params, make)
 
-    def _export(self, source, fmt: str, d: Path) -> Path:
+    def _export(self, source, fmt: str, d: Path, static: bool) -> Path:
         from edgeopt.formats import get_format
         from edgeopt.optimize.export import ExportConfig, export_model
 
         out = d / f"{source.name}{get_format(fmt).suffix}"
-        export_model(source, ExportConfig(to=fmt, output=out, data=self.run_data.evaluation))
+        cfg = ExportConfig(to=fmt, output=out, data=self.run_data.evaluation, static=static)
+        export_model(source, cfg)
         return out
 
-    def _quantize(self, parent: Path, mode: QuantMode | None, d: Path) -> Path:
+    def _fuse(self, parent: Path, d: Path) -> Path:
+        from edgeopt.optimize.fusion import fuse_transformer
+
+        out = d / f"{parent.stem}.fused.onnx"
+        return fuse_transformer(parent, out, samples=self.run_data.evaluation).path
+
+    def _quantize(
+        self, parent: Path, mode: QuantMode | None, cand: Candidate, d: Path, enforce: bool
+    ) -> Path:
         from edgeopt.formats import get_format
         from edgeopt.optimize.quantize import (
             QuantizeConfig,
@@ -199,6 +277,10 @@ class Builder:
             evaluation=self.run_data.evaluation,
             latency_seconds=0,
             output=d / default_output(parent, mode).name,
+            accuracy_budget=self.quality_budgets(cand.target),
+            max_search_steps=cand.repair,
+            kinds=self.recipe.kinds or None,
+            enforce=enforce,
         )
         return quantize_artifact(parent, cfg).path
 
@@ -209,6 +291,7 @@ class Builder:
         options = CompileOptions(
             output_dir=d,
             threads=threads,
+            precision=cand.execution,
             data=self.run_data.evaluation,
             calibration=self.run_data.calibration,
         )

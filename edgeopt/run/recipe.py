@@ -16,8 +16,17 @@ max_time = 3.0                         # seconds of timing per target (interleav
 threads = 2
 [candidates.cpu]                       # a grid: every combination is one candidate
 format = ["onnx", "openvino"]
-precision = ["fp32", "int8"]        # fp32, int8 (mode from content), int8-static, int8-dynamic, int8-weights, fp16
+precision = ["fp32", "int8"]           # fp32, int8 (mode from content), or a mode tag
 sparsity = [0.0, 0.5]
+shape = ["dynamic", "static"]          # static: export at the deployment batch and dims
+fusion = [false, true]                 # ONNX: fuse transformer attention/LayerNorm/GELU
+execution = ["f32", "bf16"]            # OpenVINO: runtime precision in effect
+[candidates.arm]
+routes = "auto"                        # the route space from the model and the target
+[search]                               # auto routes: probes, repair, full measurement
+measure_top = 6
+[metrics]
+kinds = { embedding = "embedding" }    # output name -> classification|embedding|regression
 [budgets]                              # the gate's budget keys; [budgets.targets.arm] overrides
 accuracy_drop_max_points = 1.0
 latency_ratio_max = 1.0
@@ -28,52 +37,81 @@ from __future__ import annotations
 
 import itertools
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from edgeopt.core.precision import recipe_precisions
 from edgeopt.errors import UsageError
 from edgeopt.targets.registry import TARGETS
 
-TOP_KEYS = {"name", "model", "data", "prune", "bench", "candidates", "budgets", "output"}
+TOP_KEYS = {
+    "name",
+    "model",
+    "data",
+    "prune",
+    "bench",
+    "candidates",
+    "budgets",
+    "output",
+    "search",
+    "metrics",
+}
 SECTION_KEYS = {
     "model": {"source", "inputs"},
     "data": {"evaluation", "calibration", "training"},
     "prune": {"epochs", "distill"},
     "bench": {"max_time", "min_samples", "threads", "rel_ci"},
     "output": {"dir"},
+    "search": {"probe_samples", "probe_seconds", "repair_routes", "measure_top"},
+    "metrics": {"kinds"},
 }
-GRID_KEYS = {"format", "precision", "sparsity", "threads"}
+SHAPES = ("dynamic", "static")
+AUTO = "auto"
 
 DEMO_RECIPE = Path(__file__).with_name("demo_recipe.toml")
 
 
 @dataclass(frozen=True)
 class Candidate:
+    """One route to a deployable artifact: the options of each step that builds it.
+
+    Its fields are the recipe grid's keys (Olive-style: a step's typed options double as its
+    search space), so a new dimension is one field here plus its check in `_check_grid`.
+    """
+
     target: str
-    format: str
-    precision: str = "fp32"
-    sparsity: float = 0.0
-    threads: int | None = None
+    format: str  # what is deployed (an export format, or what compile writes from one)
+    precision: str = "fp32"  # quantize: fp32, int8 (mode from content) or a mode's tag
+    sparsity: float = 0.0  # prune: fraction of channels/units removed
+    shape: str = "dynamic"  # export: dynamic, or static at the deployment batch and dims
+    fusion: bool = False  # ONNX: transformer fusion (attention, LayerNorm, GELU) before quantize
+    execution: str | None = None  # runtime precision in effect (OpenVINO f32/bf16/f16)
+    threads: int | None = None  # runtime threads
+    repair: int = 0  # accuracy repair: up to this many costly layers kept in float
 
     @property
     def name(self) -> str:
         parts = [self.format, self.precision]
         if self.sparsity:
             parts.append(f"pruned{int(round(self.sparsity * 100))}")
+        if self.shape != "dynamic":
+            parts.append(f"{self.shape}-shape")
+        if self.fusion:
+            parts.append("fused")
+        if self.execution:
+            parts.append(self.execution)
         if self.threads:
             parts.append(f"t{self.threads}")
+        if self.repair:
+            parts.append("repaired")
         return "-".join(parts)
 
     def to_dict(self) -> dict:
-        return {
-            "target": self.target,
-            "name": self.name,
-            "format": self.format,
-            "precision": self.precision,
-            "sparsity": self.sparsity,
-            "threads": self.threads,
-        }
+        return {"name": self.name, **{f.name: getattr(self, f.name) for f in fields(self)}}
+
+
+GRID_KEYS = {f.name for f in fields(Candidate)} - {"target", "repair"}
+_DEFAULTS = {f.name: f.default for f in fields(Candidate) if f.name in GRID_KEYS}
 
 
 @dataclass
@@ -89,6 +127,9 @@ class Recipe:
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)
     budgets: dict = field(default_factory=dict)
     output_dir: Path | None = None
+    auto: set[str] = field(default_factory=set)  # targets whose routes come from the search
+    search: dict = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # output name -> quality kind
 
     @property
     def targets(self) -> list[str]:
@@ -112,7 +153,7 @@ def _list(value, key: str, where: str) -> list:
 
 
 def _check_grid(target, values: dict) -> None:
-    """Every format and precision a target's grid names must be one the target can build."""
+    """Every value a target's grid names must be one the target can build."""
     where = f"[candidates.{target.name}]"
     for fmt in values["format"]:
         if fmt not in target.deployable():
@@ -130,6 +171,48 @@ def _check_grid(target, values: dict) -> None:
                 f"{target.name} candidates are {target.fixed_precision}, not {p}",
                 f'set precision = ["{target.fixed_precision}"] in {where}',
             )
+    for s in values["sparsity"]:
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1:
+            raise UsageError(
+                f"sparsity {s!r} in {where} is outside [0, 1)",
+                "use 0 for the dense model, e.g. [0.0, 0.5]",
+            )
+    for shape in values["shape"]:
+        if shape not in SHAPES:
+            raise UsageError(f"unknown shape {shape!r} in {where}", f"use {' or '.join(SHAPES)}")
+    for fused in values["fusion"]:
+        if not isinstance(fused, bool):
+            raise UsageError(
+                f"fusion must be true or false in {where}", "e.g. fusion = [false, true]"
+            )
+    for t in values["threads"]:
+        if t is not None and (isinstance(t, bool) or not isinstance(t, int) or t < 1):
+            raise UsageError(
+                f"threads {t!r} in {where} must be a positive integer", "e.g. threads = 2"
+            )
+    exports = {target.export_format(f) for f in values["format"]}
+    if True in values["fusion"] and "onnx" not in exports:
+        raise UsageError(
+            f"fusion applies to ONNX candidates only ({where})", "drop fusion or add onnx"
+        )
+    allowed = {e for f in exports for e in target.execution_precisions.get(f, ())}
+    for e in values["execution"]:
+        if e is not None and e not in allowed:
+            raise UsageError(
+                f"execution {e!r} in {where}: the {'/'.join(sorted(exports))} runtimes here "
+                "cannot set it",
+                f"runtime precisions for these formats: {', '.join(sorted(allowed)) or 'none'}",
+            )
+
+
+def _candidates(target, grid: dict, where: str) -> list[Candidate]:
+    values = {k: _list(grid.get(k, _DEFAULTS.get(k)), k, where) for k in sorted(GRID_KEYS)}
+    _check_grid(target, values)
+    keys = list(values)
+    return [
+        Candidate(target.name, **dict(zip(keys, combo)))
+        for combo in itertools.product(*values.values())
+    ]
 
 
 def load_recipe(path: Path | None) -> Recipe:
@@ -159,35 +242,36 @@ def load_recipe(path: Path | None) -> Recipe:
     if not isinstance(grids, dict) or not grids:
         raise UsageError("recipe has no [candidates.TARGET] table", "add e.g. [candidates.cpu]")
     candidates: dict[str, list[Candidate]] = {}
+    auto: set[str] = set()
     for target, grid in grids.items():
         if target not in TARGETS:
             raise UsageError(
                 f"unknown target {target!r} in [candidates.{target}]",
                 f"valid targets: {', '.join(TARGETS)}",
             )
-        _check_keys(grid, GRID_KEYS, f"[candidates.{target}]")
-        if "format" not in grid:
-            raise UsageError(f"[candidates.{target}] has no format", 'add format = ["onnx"]')
-        values = {
-            k: _list(grid.get(k, default), k, f"candidates.{target}")
-            for k, default in (
-                ("format", None),
-                ("precision", "fp32"),
-                ("sparsity", 0.0),
-                ("threads", None),
-            )
-        }
-        _check_grid(TARGETS[target], values)
-        for s in values["sparsity"]:
-            if not isinstance(s, (int, float)) or not 0 <= s < 1:
+        where = f"[candidates.{target}]"
+        _check_keys(grid, GRID_KEYS | {"routes"}, where)
+        if grid.get("routes", AUTO if not grid else None) == AUTO:
+            if set(grid) - {"routes"}:
                 raise UsageError(
-                    f"sparsity {s!r} in [candidates.{target}] is outside [0, 1)",
-                    "use 0 for the dense model, e.g. [0.0, 0.5]",
+                    f'{where} sets routes = "auto" and grid keys', "use one or the other"
                 )
-        candidates[target] = [
-            Candidate(target, f, p, float(s), t)
-            for f, p, s, t in itertools.product(*values.values())
-        ]
+            auto.add(target)
+            candidates[target] = []
+            continue
+        if "routes" in grid:
+            raise UsageError(f'routes in {where} must be "auto"', 'write routes = "auto"')
+        if "format" not in grid:
+            raise UsageError(f"{where} has no format", 'add format = ["onnx"]')
+        candidates[target] = _candidates(TARGETS[target], grid, where)
+    kinds = doc.get("metrics", {}).get("kinds", {})
+    if not isinstance(kinds, dict) or any(
+        k not in {"classification", "embedding", "regression"} for k in kinds.values()
+    ):
+        raise UsageError(
+            "[metrics] kinds must map output names to classification, embedding or regression",
+            'e.g. kinds = { sentence_embedding = "embedding" }',
+        )
     out = doc.get("output", {}).get("dir")
     return Recipe(
         path=path,
@@ -201,4 +285,7 @@ def load_recipe(path: Path | None) -> Recipe:
         candidates=candidates,
         budgets=doc.get("budgets", {}),
         output_dir=Path(out) if out else None,
+        auto=auto,
+        search=doc.get("search", {}),
+        kinds=dict(kinds),
     )

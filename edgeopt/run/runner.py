@@ -9,17 +9,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edgeopt.artifacts.cache import ArtifactCache, place
+from edgeopt.artifacts.cache import ArtifactCache
 from edgeopt.artifacts.lineage import lineage
 from edgeopt.bench.budgets import budgets_from_dict
 from edgeopt.core.files import atomic_write_text
 from edgeopt.core.progress import info, step
-from edgeopt.core.text import first_line
-from edgeopt.errors import EdgeoptError
-from edgeopt.run.build import Builder, Built
+from edgeopt.run.build import Builder
 from edgeopt.run.recipe import Recipe
+from edgeopt.run.search import search_routes
 from edgeopt.run.select import choose, metrics_of, pareto_front, verdicts
-from edgeopt.targets.registry import get_target
 
 RUN_SCHEMA_VERSION = 1
 
@@ -69,12 +67,20 @@ def run_recipe(
     build_s = 0.0
     for target, cands in recipe.candidates.items():
         tb = time.perf_counter()
-        built = [_build(builder, c, run_dir / "candidates" / target / c.name) for c in cands]
-        baseline = _build(builder, _baseline_for(cands), run_dir / "baseline" / target, plain=True)
+        baseline = builder.build_into(
+            builder.baseline_candidate(target, cands), run_dir / "baseline" / target, plain=True
+        )
+        routes = None
+        if target in recipe.auto:
+            built, routes = search_routes(builder, target, baseline, run_dir)
+        else:
+            built = [builder.build_into(c, run_dir / "candidates" / target / c.name) for c in cands]
         build_s += time.perf_counter() - tb
         summary["targets"][target] = _measure_target(
             recipe, target, built, baseline, budgets, run_dir, max_time
         )
+        if routes is not None:
+            summary["targets"][target]["routes"] = routes
         if tracker:
             tracker.log_target(target, summary["targets"][target])
     summary["cache_stats"] = {"hits": cache.hits, "misses": cache.misses}
@@ -82,30 +88,6 @@ def run_recipe(
     summary["passed"] = all(t["chosen"] is not None for t in summary["targets"].values())
     atomic_write_text(run_dir / "run.json", json.dumps(summary, indent=2, default=str) + "\n")
     return summary
-
-
-def _baseline_for(cands):
-    """The plain dense fp32 export of the first format: what every candidate is compared with."""
-    from edgeopt.run.recipe import Candidate
-
-    first = cands[0]
-    fmt = get_target(first.target).export_format(first.format)
-    return Candidate(first.target, fmt, "fp32", 0.0, first.threads)
-
-
-def _build(builder: Builder, cand, dest: Path, plain: bool = False) -> Built:
-    label = "baseline (plain export)" if plain else cand.name
-    try:
-        with step(f"build {cand.target}/{label}"):
-            built = builder.build_plain(cand) if plain else builder.build(cand)
-        built.path = place(built.path, dest)
-        hits = sum(s["cache"] == "hit" for s in built.steps)
-        info(f"[edgeopt]   {len(built.steps)} step(s), {hits} from the cache")
-    except Exception as e:  # one candidate's failure is recorded; the others go on
-        msg = e.message if isinstance(e, EdgeoptError) else f"{type(e).__name__}: {e}"
-        built = Built(cand, error=first_line(msg))
-        info(f"[edgeopt]   {cand.name} could not be built: {e.message}")
-    return built
 
 
 def _measure_target(recipe, target, built, baseline, budgets, run_dir, max_time) -> dict:

@@ -86,8 +86,18 @@ def choose(rows: list[dict]) -> tuple[dict | None, str]:
     """The fastest candidate meeting every budget, or why none does."""
     ok = [r for r in rows if r["verdict"]["passed"] and r["metrics"]["p50_ms"] is not None]
     if ok:
-        best = min(ok, key=lambda r: r["metrics"]["p50_ms"])
-        return best, f"fastest of {len(ok)} candidate(s) meeting every budget"
+        fastest = min(ok, key=lambda r: r["metrics"]["p50_ms"])
+        tied = [r for r in ok if _overlap(r["metrics"], fastest["metrics"])]
+        best = min(
+            tied, key=lambda r: (r["metrics"]["size_bytes"] or 0, -(quality(r["metrics"]) or 0))
+        )
+        if best is fastest:
+            return best, f"fastest of {len(ok)} candidate(s) meeting every budget"
+        return best, (
+            f"chosen over {fastest['name']} (median {_fmt(fastest['metrics']['p50_ms'])} ms vs "
+            f"{_fmt(best['metrics']['p50_ms'])} ms): their latency intervals overlap, so the "
+            f"smaller, more accurate one of {len(tied)} tied candidate(s) meeting every budget"
+        )
     if not rows:
         return None, "no candidate was built"
     reasons = []
@@ -103,6 +113,14 @@ def choose(rows: list[dict]) -> tuple[dict | None, str]:
         else:
             reasons.append(f"{r['name']}: not measured")
     return None, "no candidate meets every budget: " + "; ".join(reasons)
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    """Whether two candidates' 95% intervals of the median latency overlap."""
+    ca, cb = a.get("ci_p50"), b.get("ci_p50")
+    if not ca or not cb or None in (*ca, *cb):
+        return a is b
+    return ca[0] <= cb[1] and cb[0] <= ca[1]
 
 
 def _fmt(v) -> str:

@@ -21,6 +21,7 @@ from edgeopt.optimize.parity import summary_line
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import (
     CompileOptions,
+    ModelTraits,
     Output,
     Produces,
     Target,
@@ -103,6 +104,17 @@ class ArmTarget(Target):
     }
     precisions = ("int8", "fp32")
     runtimes = ("litert", "onnxruntime (minimal build)")
+
+    def auto_routes(self, traits: ModelTraits) -> list[dict]:
+        """int8 for XNNPACK (full int8, else dynamic range), and ORT's .ort in fp32 and int8."""
+        routes: list[dict] = []
+        if "tflite" in traits.exportable:
+            routes += [
+                {"format": "tflite", "precision": p} for p in ("int8-static", "int8-dynamic")
+            ]
+        if "onnx" in traits.exportable:
+            routes += [{"format": "ort", "precision": p} for p in ("fp32", "int8-static")]
+        return routes
 
     def availability(self) -> tuple[bool, str]:
         machine = platform.machine().lower()

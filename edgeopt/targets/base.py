@@ -69,6 +69,15 @@ def load_input(path: Path) -> Artifact:
 
 
 @dataclass(frozen=True)
+class ModelTraits:
+    """What route generation needs to know about a model (see Target.auto_routes)."""
+
+    content: str  # "conv", "matmul" or "other": which compute dominates
+    attention: bool  # transformer attention (softmax over MatMul products)
+    exportable: tuple[str, ...]  # formats the source can be exported to
+
+
+@dataclass(frozen=True)
 class Produces:
     """What compile writes from one input format: the output formats (main one first)."""
 
@@ -87,6 +96,8 @@ class Target(ABC):
     # set when compile itself converts to one precision (gpu: fp16): candidates must ask for
     # it, and no quantize step runs before compile
     fixed_precision: str | None = None
+    # input format -> runtime precisions compile can set for it (CompileOptions.precision)
+    execution_precisions: dict[str, tuple[str, ...]] = {}
 
     @property
     def formats(self) -> list[str]:
@@ -109,6 +120,14 @@ class Target(ABC):
             f"target {self.name} cannot take {fmt} candidates",
             f"target {self.name} takes: {', '.join(self.deployable())}",
         )
+
+    def auto_routes(self, traits: ModelTraits) -> list[dict]:
+        """The routes `routes = "auto"` tries: candidate options (recipe grid keys) per route.
+
+        The default is every format compile takes, in fp32; targets list their own runtimes'
+        best routes (precisions, runtime settings) from the model's traits.
+        """
+        return [{"format": f, "precision": "fp32"} for f in self.formats if f in traits.exportable]
 
     def pick(self, compiled: list[Artifact], fmt: str) -> Artifact:
         """The compiled artifact a candidate of format `fmt` deploys (the main one by default)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 from pathlib import Path
 
 from edgeopt.artifacts.artifact import Artifact
@@ -14,6 +15,7 @@ from edgeopt.optimize.parity import summary_line
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import (
     CompileOptions,
+    ModelTraits,
     Output,
     Produces,
     Target,
@@ -73,25 +75,39 @@ def cpu_capabilities() -> list[str]:
         return []
 
 
+# runtime precision -> the OPTIMIZATION_CAPABILITIES entry that makes it fast (without it,
+# OpenVINO emulates the type: bf16 ran 40x slower than f32 on a CPU without AVX512-BF16/AMX)
+EXECUTION_CAPABILITY = {"f32": "FP32", "bf16": "BF16", "f16": "FP16"}
+
+
+def execution_precisions() -> list[str]:
+    """The OpenVINO runtime precisions this CPU runs natively."""
+    caps = cpu_capabilities()
+    return [p for p, cap in EXECUTION_CAPABILITY.items() if cap in caps or p == "f32"]
+
+
 def ov_precision(requested: str | None) -> str:
-    """f32 unless asked; bf16 only where the CPU has it (auto picks it when present)."""
-    has_bf16 = "BF16" in cpu_capabilities()
+    """f32 unless asked; bf16/f16 only where the CPU has them (auto: bf16 where present)."""
     req = (requested or "f32").lower()
-    if req not in ("f32", "bf16", "auto"):
-        raise UsageError(f"unknown cpu precision {requested!r}", "use f32, bf16 or auto")
-    if req == "bf16" and not has_bf16:
+    if req not in (*EXECUTION_CAPABILITY, "auto"):
         raise UsageError(
-            "this CPU has no bf16 support (OpenVINO OPTIMIZATION_CAPABILITIES)",
-            "use --precision f32 or auto",
+            f"unknown cpu precision {requested!r}", f"use {', '.join(EXECUTION_CAPABILITY)} or auto"
         )
+    native = execution_precisions()
     if req == "auto":
-        return "bf16" if has_bf16 else "f32"
+        return "bf16" if "bf16" in native else "f32"
+    if req not in native:
+        raise UsageError(
+            f"this CPU has no native {req} (OpenVINO OPTIMIZATION_CAPABILITIES: "
+            f"{', '.join(cpu_capabilities()) or 'unknown'})",
+            f"use --precision {' or '.join(native)}, or auto",
+        )
     return req
 
 
 class CpuTarget(Target):
     name = "cpu"
-    description = "x86-64 CPU (ONNX Runtime, OpenVINO)"
+    description = "x86-64 CPU (ONNX Runtime, OpenVINO, LiteRT)"
     produces = {
         "onnx": Produces(
             ("onnx", "ort"),
@@ -100,9 +116,46 @@ class CpuTarget(Target):
         "openvino": Produces(
             ("openvino-blob",), "OpenVINO compiled blob (export_model) with latency/throughput hint"
         ),
+        "tflite": Produces(
+            ("tflite",), "TFLite for LiteRT with XNNPACK on x86-64, threads recorded"
+        ),
     }
+    execution_precisions = {"openvino": ("f32", "bf16", "f16")}
     precisions = ("fp32", "bf16", "int8")
-    runtimes = ("onnxruntime", "openvino")
+    runtimes = ("onnxruntime", "openvino", "litert")
+
+    def auto_routes(self, traits: ModelTraits) -> list[dict]:
+        """Each runtime's own best routes for this model's content and this CPU's precisions.
+
+        ORT: fp32 (transformer fusion when there is attention), dynamic int8 only where MatMul
+        dominates (dynamic int8 convolutions run far slower than float), static QDQ int8.
+        OpenVINO: fp32 at every runtime precision this CPU runs natively (bf16/f16 are a
+        measured accuracy choice, like int8), NNCF static int8. LiteRT: fp32, dynamic-range
+        and full int8 on XNNPACK.
+        """
+        routes: list[dict] = []
+        can = set(traits.exportable)
+        if "onnx" in can:
+            routes.append({"format": "onnx", "precision": "fp32", "fusion": traits.attention})
+            if traits.content == "matmul":
+                routes.append(
+                    {"format": "onnx", "precision": "int8-dynamic", "fusion": traits.attention}
+                )
+            routes.append({"format": "onnx", "precision": "int8-static"})
+        if "openvino" in can:
+            native = execution_precisions()
+            routes += [{"format": "openvino", "precision": "fp32", "execution": e} for e in native]
+            routes += [
+                {"format": "openvino", "precision": "int8-static", "execution": e}
+                for e in native
+                if e != "f16"
+            ]
+        if "tflite" in can:
+            routes += [
+                {"format": "tflite", "precision": p}
+                for p in ("fp32", "int8-dynamic", "int8-static")
+            ]
+        return routes
 
     def availability(self) -> tuple[bool, str]:
         machine = platform.machine().lower()
@@ -120,12 +173,25 @@ class CpuTarget(Target):
                 precision=ov.get("INFERENCE_PRECISION_HINT"),
                 hint=ov.get("PERFORMANCE_HINT"),
             )
-        return "onnxruntime", SessionOptions(threads=art.extra.get("threads"))
+        return None, SessionOptions(threads=art.extra.get("threads"))
 
     def _compile(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
-        if art.format == "onnx":
-            return self._onnx(art, options, tmp)
-        return self._openvino(art, options, tmp)
+        build = {"onnx": self._onnx, "openvino": self._openvino, "tflite": self._tflite}
+        return build[art.format](art, options, tmp)
+
+    def _tflite(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
+        """LiteRT needs no offline step on x86: the file as it is, with its threads recorded
+        (XNNPACK, the default delegate, runs it)."""
+        final = output_path(art, self.name, ".tflite", options)
+        staged = tmp / final.name
+        shutil.copyfile(art.path, staged)
+        new = derived(art, staged, "tflite", self.name, {"threads": options.threads})
+        new.extra = {
+            "threads": options.threads,
+            "litert": {"delegate": "XNNPACK (default in LiteRT)", "num_threads": options.threads},
+        }
+        self._verify(art, staged, new, options)
+        return [Output(staged, final, new)]
 
     def _onnx(self, art: Artifact, options: CompileOptions, tmp: Path) -> list[Output]:
         outs = []
@@ -169,7 +235,7 @@ class CpuTarget(Target):
         label = (
             self.name
             + ("-throughput" if hint == "throughput" else "")
-            + ("-bf16" if prec == "bf16" else "")
+            + (f"-{prec}" if prec != "f32" else "")
         )
         final = output_path(art, label, ".blob", options)
         staged = tmp / final.name
@@ -193,7 +259,7 @@ class CpuTarget(Target):
             "openvino-blob",
             self.name,
             {"hint": hint, "precision": prec, "threads": options.threads},
-            precision="bf16" if prec == "bf16" else art.precision,
+            precision={"bf16": "bf16", "f16": "fp16"}.get(prec, art.precision),
         )
         new.extra = {
             "threads": options.threads,

@@ -17,6 +17,7 @@ from edgeopt.optimize.quantize.onnx_backend import to_fp16
 from edgeopt.runtimes.base import SessionOptions
 from edgeopt.targets.base import (
     CompileOptions,
+    ModelTraits,
     Output,
     Produces,
     Target,
@@ -85,6 +86,9 @@ class GpuTarget(Target):
     precisions = ("fp16",)
     fixed_precision = "fp16"
     runtimes = ("onnxruntime-gpu", "openvino")
+
+    def auto_routes(self, traits: ModelTraits) -> list[dict]:
+        return [{"format": f, "precision": "fp16"} for f in self.formats if f in traits.exportable]
 
     def availability(self) -> tuple[bool, str]:
         return gpu_present()

@@ -23,6 +23,7 @@ from edgeopt.optimize.export.common import (
     Exporter,
     ExportResult,
     sample_inputs,
+    static_specs,
 )
 from edgeopt.optimize.parity import Tolerance, check_parity, summary_line
 from edgeopt.runtimes import open_session, open_source_session
@@ -98,9 +99,7 @@ def ensure_output_names(source) -> None:
 
 def _artifact(source, staged: Path, cfg: ExportConfig, result: ExportResult) -> Artifact:
     sess = open_session(staged, options=PARITY_OPTIONS)
-    inputs = result.inputs or [
-        s if not cfg.static else s.with_batch(cfg.batch) for s in source.inputs
-    ]
+    inputs = result.inputs or (static_specs(source, cfg) if cfg.static else source.inputs)
     outputs = sess.outputs
     for o, name in zip(outputs, source.output_names):
         o.name = name or o.name

@@ -55,11 +55,21 @@ def sample_inputs(source, batch: int, data: DataRef = None, seed: int = 0):
     return sample_arrays(source.inputs, batch, data or source.dataset, source.example, seed)
 
 
-def torch_example(source, batch: int) -> tuple:
+def torch_example(source, batch: int, data: DataRef = None) -> tuple:
     import torch
 
-    arrays, _ = sample_inputs(source, batch)
+    arrays, _ = sample_inputs(source, batch, data)
     return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+
+
+def static_specs(source, cfg: ExportConfig) -> list[TensorSpec]:
+    """The input specs of a static export: every dim fixed as the data (or example) has it,
+    at the deployment batch; the sidecar then describes the file as it is."""
+    arrays, _ = sample_inputs(source, cfg.batch, cfg.data)
+    return [
+        TensorSpec(s.name, list(a.shape), s.dtype, dict(s.extra))
+        for s, a in zip(source.inputs, arrays)
+    ]
 
 
 _ATEN_OP = re.compile(r"aten(?:::|\.)([A-Za-z0-9_]+)")

@@ -31,7 +31,7 @@ class OnnxExporter:
             )
         import torch
 
-        example = torch_example(source, cfg.batch if cfg.static else EXPORT_BATCH)
+        example = torch_example(source, cfg.batch if cfg.static else EXPORT_BATCH, cfg.data)
         with torch.inference_mode():
             n_out = len(_flat(source.module(*example)))
         names_in = [s.name for s in source.inputs]

@@ -11,6 +11,7 @@ from edgeopt.optimize.export.common import (
     EXPORT_BATCH,
     ExportConfig,
     ExportResult,
+    static_specs,
     torch_dynamic_shapes,
     torch_example,
 )
@@ -39,10 +40,7 @@ class OpenVINOExporter:
             route = f"ov.convert_model({source.format} file)"
             if cfg.static:
                 model.reshape(
-                    {
-                        i: ov.PartialShape(list(s.concrete(cfg.batch)))
-                        for i, s in enumerate(source.inputs)
-                    }
+                    {i: ov.PartialShape(s.shape) for i, s in enumerate(static_specs(source, cfg))}
                 )
             else:
                 _make_batch_dynamic(model, ov, notes)
@@ -60,20 +58,18 @@ EXPORTER = OpenVINOExporter()
 
 
 def _partial_shapes(source, cfg, ov) -> list:
-    shapes = []
-    for s in source.inputs:
-        if cfg.static:
-            shapes.append(ov.PartialShape(list(s.concrete(cfg.batch))))
-        else:
-            shapes.append(ov.PartialShape([d if isinstance(d, int) else -1 for d in s.shape]))
-    return shapes
+    if cfg.static:
+        return [ov.PartialShape(s.shape) for s in static_specs(source, cfg)]
+    return [
+        ov.PartialShape([d if isinstance(d, int) else -1 for d in s.shape]) for s in source.inputs
+    ]
 
 
 def _from_torch(source, cfg: ExportConfig, notes: list[str]):
     import openvino as ov
     import torch
 
-    example = torch_example(source, cfg.batch if cfg.static else EXPORT_BATCH)
+    example = torch_example(source, cfg.batch if cfg.static else EXPORT_BATCH, cfg.data)
     shapes = _partial_shapes(source, cfg, ov)
     # a .pt2 program's GraphModule traces with its example batch baked into reshapes:
     # re-export it with torch.export (dynamic batch kept) instead of tracing it

@@ -35,7 +35,7 @@ class TFLiteExporter:
                 "TFLite export needs litert-torch, which is not installed",
                 "install the extra: pip install 'edgeopt[tflite]'",
             )
-        example = torch_example(source, cfg.batch)
+        example = torch_example(source, cfg.batch, cfg.data)
         try:
             with quiet() as cap:
                 import litert_torch

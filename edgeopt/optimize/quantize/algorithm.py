@@ -203,7 +203,7 @@ def prepare(path: Path, cfg: QuantizeConfig) -> QuantizeJob:
     dataset, eval_arrays = _eval_data(parent, resolved, parent.inputs)
     job = QuantizeJob(path, parent, backend, resolved, content, why, out, calib, dataset)
     with step("measure the float parent"):
-        job.scorer = Scorer(parent, dataset, eval_arrays, cfg.accuracy_budget)
+        job.scorer = Scorer(parent, dataset, eval_arrays, cfg.accuracy_budget, cfg.kinds)
     return job
 
 
@@ -213,7 +213,7 @@ def quantize_artifact(path: Path, cfg: QuantizeConfig) -> Artifact:
     with staging_dir(job.out) as tmp:
         job.tmp = tmp
         trial = job.attempt(list(cfg.exclude))
-        if not trial.met:
+        if not trial.met and cfg.enforce:
             trial = _search(job, trial) if job.scorer.explicit else _below_floor(job, trial)
         art = _child_artifact(job, trial)
         _latency(art, job, trial.staged)

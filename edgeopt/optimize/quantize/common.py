@@ -34,6 +34,10 @@ class QuantizeConfig:
     force: bool = False
     latency_seconds: float = 1.0  # time budget of the quick latency check (0 skips it)
     max_search_steps: int = 8  # accuracy-aware search: most layers tried in float
+    kinds: dict[str, str] | None = None  # output name -> quality kind, overriding detection
+    # False: a result that misses the budget is still written, with accuracy["met"] False
+    # (route search probes it before deciding on a repair); never the CLI's default
+    enforce: bool = True
 
     def params(self) -> dict:
         return {
@@ -46,6 +50,8 @@ class QuantizeConfig:
             "accuracy_budget": dict(self.accuracy_budget) if self.accuracy_budget else None,
             "int8_io": self.int8_io,
             "keep_io_float": self.keep_io_float,
+            "max_search_steps": self.max_search_steps,
+            "enforce": self.enforce,
         }
 
 
