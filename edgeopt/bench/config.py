@@ -35,6 +35,7 @@ class BenchConfig:
     target: str | None = None
     progress: bool = True
     kinds: dict[str, str] | None = None  # output name -> quality kind, overriding detection
+    allow_different_baseline: bool = False  # else a baseline of another model/data is refused
 
 
 @dataclass

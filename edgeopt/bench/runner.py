@@ -14,6 +14,7 @@ from pathlib import Path
 from edgeopt.artifacts.artifact import Artifact
 from edgeopt.bench import gate as gatemod
 from edgeopt.bench import machine
+from edgeopt.bench.baseline import check_baseline
 from edgeopt.bench.config import RESULTS_SCHEMA_VERSION, BenchConfig, Entry
 from edgeopt.bench.memory import peak_memory, size_of
 from edgeopt.bench.reference import accuracy_vs_reference, stored_baseline
@@ -134,6 +135,11 @@ def run_bench(cfg: BenchConfig) -> dict:
     entries = _entries(cfg, results)
     for e in entries:
         _load(cfg, e)
+    mismatch = check_baseline(
+        entries, bool(cfg.data), cfg.allow_different_baseline, results["warnings"]
+    )
+    if mismatch:
+        results["baseline_mismatch"] = mismatch
     _datasets(cfg, entries, results["warnings"])
     stored, stored_info = stored_baseline(cfg, entries)
     if stored_info:

@@ -10,7 +10,7 @@ import click
 from edgeopt import __version__
 from edgeopt.core import progress
 from edgeopt.core.text import first_line
-from edgeopt.errors import EdgeoptError
+from edgeopt.errors import EdgeoptError, UsageError
 
 
 def fail(e: EdgeoptError, debug: bool = False) -> None:
@@ -23,6 +23,29 @@ def fail(e: EdgeoptError, debug: bool = False) -> None:
     sys.exit(e.exit_code)
 
 
+def os_error(e: OSError) -> EdgeoptError:
+    """A file-system failure as the user can act on it: which path, and what to do."""
+    import errno
+
+    where = e.filename or "the output"
+    reason = e.strerror or first_line(e, 200, with_type=False)
+    if isinstance(e, (FileExistsError, NotADirectoryError, IsADirectoryError, FileNotFoundError)):
+        return UsageError(
+            f"{where}: {reason}",
+            "check the path: a folder was expected where a file is, or the reverse",
+        )
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return EdgeoptError(
+            f"no space left on the device writing {where}",
+            "free disk space or write elsewhere (-o)",
+        )
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return EdgeoptError(
+            f"cannot write {where}: {reason}", "choose a writable output folder (-o)"
+        )
+    return EdgeoptError(f"{where}: {reason}", "check the path and the disk")
+
+
 class ErrorHandlingGroup(click.Group):
     """Turns EdgeoptError into a one-line message and its exit code; tracebacks only with --debug."""
 
@@ -33,6 +56,16 @@ class ErrorHandlingGroup(click.Group):
             fail(e, bool(ctx.obj and ctx.obj.get("debug")))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except OSError as e:
+            fail(os_error(e), bool(ctx.obj and ctx.obj.get("debug")))
+        except MemoryError as e:
+            fail(
+                EdgeoptError(
+                    f"out of memory: {first_line(e, 200)}",
+                    "use smaller inputs or batches (--input, --batch, --samples)",
+                ),
+                bool(ctx.obj and ctx.obj.get("debug")),
+            )
         except KeyboardInterrupt:
             click.echo("error: interrupted; no partial output was kept", err=True)
             sys.exit(130)

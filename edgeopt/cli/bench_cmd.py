@@ -26,6 +26,12 @@ def bench_options(f):
             help="results.json of an earlier run to compare against (less reliable than --baseline).",
         ),
         click.option(
+            "--allow-different-baseline",
+            is_flag=True,
+            help="Accept a baseline whose inputs, outputs or evaluation data differ (every "
+            "report says so).",
+        ),
+        click.option(
             "--reference",
             help="Model whose outputs give agreement metrics (default: the baseline).",
         ),
@@ -160,6 +166,7 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
         memory=memory,
         accuracy=accuracy,
         baseline_results=kw["baseline_results"],
+        allow_different_baseline=kw["allow_different_baseline"],
         budgets=budgets,
         on_inconclusive=kw["on_inconclusive"],
         target=kw["target"],

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edgeopt.cli.app import main
-from edgeopt.cli.options import force_option, path_option, value_option
+from edgeopt.cli.options import NON_NEGATIVE, force_option, path_option, value_option
 
 
 @main.command("compile")
@@ -35,9 +35,14 @@ from edgeopt.cli.options import force_option, path_option, value_option
 @click.option("--data", help="Dataset for parity and int8 calibration (default: the artifact's).")
 @value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
 @click.option(
-    "--tolerance", "atol", type=float, help="Absolute parity tolerance (default per precision)."
+    "--tolerance",
+    "atol",
+    type=NON_NEGATIVE,
+    help="Absolute parity tolerance (default per precision).",
 )
-@click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
+@click.option(
+    "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
+)
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")
 @force_option
 def compile_cmd(

@@ -7,6 +7,7 @@ import click
 from edgeopt import formats
 from edgeopt.cli.app import main
 from edgeopt.cli.options import (
+    NON_NEGATIVE,
     factory_arg_option,
     force_option,
     input_option,
@@ -32,9 +33,14 @@ from edgeopt.cli.options import (
 )
 @click.option("--fp16", is_flag=True, help="OpenVINO: store weights compressed to fp16.")
 @click.option(
-    "--tolerance", "atol", type=float, help="Absolute parity tolerance (default per precision)."
+    "--tolerance",
+    "atol",
+    type=NON_NEGATIVE,
+    help="Absolute parity tolerance (default per precision).",
 )
-@click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
+@click.option(
+    "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
+)
 @click.option("--data", help="Dataset for the parity check, e.g. sklearn:digits or npz:x.npz.")
 @value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")

@@ -56,16 +56,44 @@ def parse_factory_args(values: tuple[str, ...]) -> dict:
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 
 
+class FiniteFloat(click.ParamType):
+    """A float option that refuses NaN, inf and values below `minimum` while parsing, so a bad
+    value stops the command before any work (click's float takes 'nan')."""
+
+    name = "number"
+
+    def __init__(self, minimum: float | None = None):
+        self.minimum = minimum
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.minimum is not None and number < self.minimum:
+            self.fail(f"{value!r} is below {self.minimum:g}", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
+NON_NEGATIVE = FiniteFloat(0.0)
+
+
 def parse_positive(name: str, value: float | None, upper: float | None = None) -> None:
     if value is None:
         return
-    if value <= 0 or (upper is not None and value >= upper):
+    if not value > 0 or (upper is not None and not value < upper):  # NaN fails both
         bound = f"in (0, {upper})" if upper else "> 0"
         raise UsageError(f"{name} must be {bound}, got {value}", f"pass a value {bound}")
 
 
 def value_option(*decls: str, kind: type, default, help: str):
     """An option with a typed default shown in --help (`--samples 64`)."""
+    kind = FINITE if kind is float else kind
     return click.option(*decls, type=kind, default=default, show_default=True, help=help)
 
 

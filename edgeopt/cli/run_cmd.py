@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgeopt.cli.app import main
-from edgeopt.cli.options import path_option
+from edgeopt.cli.options import NON_NEGATIVE, path_option
 
 
 @main.command("run")
@@ -19,12 +19,18 @@ from edgeopt.cli.options import path_option
 @path_option(
     "--cache", "cache_dir", help="Artifact cache (default: $EDGEOPT_CACHE or ~/.cache/edgeopt)."
 )
-@click.option("--max-time", type=float, help="Seconds of interleaved timing per target.")
+@click.option("--max-time", type=NON_NEGATIVE, help="Seconds of interleaved timing per target.")
 @click.option("--track", type=click.Choice(["mlflow"]), help="Also log every candidate to MLflow.")
-def run_cmd(recipe, out, cache_dir, max_time, track) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Check the recipe and load the model, print the plan, build nothing (for CI).",
+)
+def run_cmd(recipe, out, cache_dir, max_time, track, dry_run) -> None:
     """Run RECIPE (default: the built-in demo on the digits CNN). Exit 0 when every target has a
     candidate meeting its budgets, 1 when one has none, 2 for a bad recipe."""
     from edgeopt.artifacts.cache import ArtifactCache
+    from edgeopt.core.files import discard_on_failure
     from edgeopt.run.recipe import load_recipe
     from edgeopt.run.report import write_run_reports
     from edgeopt.run.runner import new_run_dir, prepare, run_recipe
@@ -32,6 +38,16 @@ def run_cmd(recipe, out, cache_dir, max_time, track) -> None:
     rec = load_recipe(recipe)
     cache = ArtifactCache(Path(cache_dir) / "artifacts" if cache_dir else None)
     builder = prepare(rec, cache)  # a bad recipe fails here, before any folder exists
+    if dry_run:
+        for target, cands in rec.candidates.items():
+            plan = (
+                "auto (routes chosen by the search)"
+                if target in rec.auto
+                else ", ".join(c.name for c in cands)
+            )
+            click.echo(f"{target}: {plan}")
+        click.echo(f"recipe {rec.name} is valid; nothing was built (--dry-run)")
+        return
     tracker = None
     if track == "mlflow":
         from edgeopt.run.tracking import MlflowTracker
@@ -39,8 +55,9 @@ def run_cmd(recipe, out, cache_dir, max_time, track) -> None:
         tracker = MlflowTracker(rec)
     run_dir = new_run_dir(rec, out)
     click.echo(f"run folder: {run_dir}", err=True)
-    summary = run_recipe(builder, run_dir, tracker, max_time)
-    reports = write_run_reports(summary, run_dir)
+    with discard_on_failure(run_dir, owned=True):  # a fresh folder: a failure removes it whole
+        summary = run_recipe(builder, run_dir, tracker, max_time)
+        reports = write_run_reports(summary, run_dir)
     if tracker:
         tracker.close(reports)
     click.echo("")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgeopt.cli.app import main
-from edgeopt.cli.options import path_option, value_option
+from edgeopt.cli.options import NON_NEGATIVE, path_option, value_option
 
 BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 
@@ -20,8 +20,10 @@ BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 )
 @value_option("--samples", kind=int, default=32, help="Samples compared.")
 @click.option("--data", help="Dataset for the inputs (default: the artifact's).")
-@click.option("--tolerance", "atol", type=float, help="Absolute tolerance.")
-@click.option("--rtol", type=float, help="Tolerance relative to the output's largest magnitude.")
+@click.option("--tolerance", "atol", type=NON_NEGATIVE, help="Absolute tolerance.")
+@click.option(
+    "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
+)
 @path_option("--report", help="Write the result as JSON here.")
 def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
     """Verify a bundle from `optimize package` (every hash, then its samples on its runtime),

@@ -38,12 +38,29 @@ def staging_dir(final: Path) -> Iterator[Path]:
     Files are built and verified here, then `publish` renames them into place, so an
     interrupted or failed step leaves nothing at the output path.
     """
+    created = not final.parent.exists()
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if created and not any(final.parent.iterdir()):  # a failed step leaves no empty folder
+            final.parent.rmdir()
+
+
+@contextlib.contextmanager
+def discard_on_failure(folder: Path, owned: bool | None = None) -> Iterator[Path]:
+    """A result folder that is removed whole when its work fails or is interrupted, so nothing
+    that looks like a result (a run folder without run.json, an empty compile folder) is left.
+    `owned`: the folder is this work's own (default: it did not exist before)."""
+    owned = not folder.exists() if owned is None else owned
+    try:
+        yield folder
+    except BaseException:
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def publish(pairs: list[tuple[Path, Path]]) -> None:

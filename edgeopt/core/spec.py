@@ -42,7 +42,7 @@ def normalize_dtype(name: str | np.dtype | type) -> str:
     if text not in _DTYPES:
         try:
             text = np.dtype(text).name
-        except TypeError:
+        except Exception:  # numpy parses odd strings ("01" raises SyntaxError): not a dtype
             pass
     if text not in _DTYPES:
         raise UsageError(f"unsupported dtype {name!r}", f"use one of: {', '.join(sorted(_DTYPES))}")
@@ -139,7 +139,30 @@ def parse_input_spec(text: str) -> TensorSpec:
                 f"malformed dimension {part!r} in --input {text!r}",
                 "each dimension is a number, 'batch', a name, or '?'",
             )
-    return TensorSpec(m.group("name"), dims, m.group("dtype") or "float32")
+    spec = TensorSpec(m.group("name"), dims, m.group("dtype") or "float32")
+    _check_size(spec, text)
+    return spec
+
+
+# One sample of one input above this is no edge model's input: a typo (an extra digit) that
+# would otherwise surface as a memory error deep inside a step.
+MAX_SAMPLE_BYTES = 2 * 2**30
+
+
+def _check_size(spec: TensorSpec, text: str) -> None:
+    if any(d == 0 for d in spec.shape):
+        raise UsageError(
+            f"--input {text!r} has a dimension of 0",
+            "every dimension is at least 1; write 'batch' or '?' for a dynamic one",
+        )
+    per_sample = spec.concrete(batch=1)
+    nbytes = int(np.prod(per_sample, dtype=np.float64)) * np.dtype(numpy_dtype(spec.dtype)).itemsize
+    if nbytes > MAX_SAMPLE_BYTES:
+        raise UsageError(
+            f"--input {text!r} describes {nbytes / 2**30:.3g} GiB per sample "
+            f"(limit {MAX_SAMPLE_BYTES // 2**30} GiB)",
+            "check the dimensions for a typo",
+        )
 
 
 def specs_to_json(specs: list[TensorSpec]) -> list[dict]:
@@ -148,3 +171,33 @@ def specs_to_json(specs: list[TensorSpec]) -> list[dict]:
 
 def specs_from_json(items: list[dict]) -> list[TensorSpec]:
     return [TensorSpec.from_dict(d) for d in items]
+
+
+def reconcile_inputs(
+    declared: list[TensorSpec], given: list[TensorSpec] | None, where: str
+) -> list[TensorSpec]:
+    """The model's own input specs refined by the user's `--input`: a given spec may fix a dim
+    the model leaves dynamic, but one that contradicts the model (count, dtype or a fixed dim)
+    is an error naming both, so the sidecar and the file can never disagree."""
+    if not given:
+        return declared
+    if not declared:
+        return given
+    both = (
+        f"{where} takes {', '.join(map(str, declared))}; --input gave {', '.join(map(str, given))}"
+    )
+    if len(declared) != len(given):
+        raise UsageError(
+            f"--input conflicts with the model: {both}", "pass one --input per model input"
+        )
+    for d, g in zip(declared, given):
+        fixed_differ = len(d.shape) != len(g.shape) or any(
+            isinstance(a, int) and isinstance(b, int) and a != b
+            for a, b in zip(d.shape[1:], g.shape[1:])
+        )
+        if d.dtype != g.dtype or fixed_differ:
+            raise UsageError(
+                f"--input {g} conflicts with the model's input {d} ({where})",
+                "drop --input, or make it match the model's rank, fixed dims and dtype",
+            )
+    return given

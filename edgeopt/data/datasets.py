@@ -113,10 +113,10 @@ def _load_raw(spec: str) -> Dataset:
         raise UsageError(f"malformed dataset spec {spec!r}", f"use {KINDS_HINT}")
     if kind == "sklearn":
         return _sklearn(rest)
-    if kind == "npz":
-        return _npz(Path(rest))
-    if kind == "py":
-        return _py(rest)
+    if kind in ("npz", "py"):
+        rest, drop = _nonfinite_option(rest)
+        ds = _npz(Path(rest)) if kind == "npz" else _py(rest)
+        return _checked(ds, drop)
     if kind in ("images", "skimage"):
         from edgeopt.data import images
 
@@ -153,9 +153,74 @@ def _npz(path: Path) -> Dataset:
     input_keys = [k for k in keys if k != label_key]
     if not input_keys:
         raise UsageError(f"{path} holds no input arrays", "store inputs as x=... or by input name")
+    arrays = {}
+    for k in keys:
+        try:
+            arrays[k] = data[k]
+        except ValueError as e:  # an object array: loading it would unpickle
+            raise UsageError(
+                f"array {k!r} in {path} holds Python objects ({e})",
+                "store plain numeric arrays (numpy.savez with numeric dtypes); pickles are never loaded",
+            ) from e
     return Dataset(
-        f"npz:{path}", [data[k] for k in input_keys], data[label_key] if label_key else None
+        f"npz:{path}", [arrays[k] for k in input_keys], arrays[label_key] if label_key else None
     )
+
+
+NONFINITE_DROP = "nonfinite=drop"
+
+
+def _nonfinite_option(rest: str) -> tuple[str, bool]:
+    """`FILE?nonfinite=drop` drops samples holding NaN/inf instead of refusing the data."""
+    base, sep, query = rest.partition("?")
+    if not sep:
+        return rest, False
+    if query != NONFINITE_DROP:
+        raise UsageError(
+            f"unknown dataset option {query!r}", f"the only option here is ?{NONFINITE_DROP}"
+        )
+    return base, True
+
+
+def _checked(ds: Dataset, drop_nonfinite: bool) -> Dataset:
+    """User data that would silently poison calibration or evaluation is refused here, once:
+    no samples, object or non-numeric arrays, NaN/inf (unless ?nonfinite=drop)."""
+    for i, x in enumerate(ds.inputs):
+        if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise UsageError(
+                f"input array {i} of {ds.spec} has dtype {x.dtype}, not numbers",
+                "store numeric arrays",
+            )
+        if x.ndim and len(x) == 0:
+            raise UsageError(
+                f"{ds.spec} holds 0 samples (input array {i})", "give at least one sample"
+            )
+    bad = np.zeros(len(ds), bool) if ds.inputs[0].ndim else np.zeros(0, bool)
+    counts = []
+    for i, x in enumerate(ds.inputs):
+        if x.ndim and np.issubdtype(x.dtype, np.floating):
+            nonfinite = ~np.isfinite(x)
+            counts.append((i, int(nonfinite.sum())))
+            if len(x) == len(bad):
+                bad |= nonfinite.reshape(len(x), -1).any(axis=1)
+    found = [(i, n) for i, n in counts if n]
+    if not found:
+        return ds
+    described = ", ".join(f"input array {i}: {n} value(s)" for i, n in found)
+    if not drop_nonfinite:
+        raise UsageError(
+            f"{ds.spec} holds NaN or inf ({described}); they would poison calibration and scores",
+            f"clean the data, or append ?{NONFINITE_DROP} to drop those {int(bad.sum())} sample(s)",
+        )
+    keep = np.flatnonzero(~bad)
+    if not len(keep):
+        raise UsageError(f"every sample of {ds.spec} holds NaN or inf", "clean the data")
+    from edgeopt.core.progress import info
+
+    info(
+        f"[edgeopt] {ds.spec}: dropped {int(bad.sum())} sample(s) holding NaN or inf ({described})"
+    )
+    return ds.take(keep)
 
 
 def _py(rest: str) -> Dataset:

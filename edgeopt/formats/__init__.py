@@ -107,6 +107,14 @@ def companion_files(path: Path) -> list[Path]:
     return spec.companions(Path(path)) if spec else [Path(path)]
 
 
+def content_precision(path: Path) -> str | None:
+    """What the file computes in, read from the file (None: its format cannot tell)."""
+    spec = spec_of(path)
+    inspector = spec.inspector if spec else None
+    reader = getattr(inspector, "precision", None)  # plugins may predate this method
+    return reader(Path(path)) if reader else None
+
+
 def suffixes() -> list[str]:
     return [sfx for s in all_formats() for sfx in s.suffixes]
 

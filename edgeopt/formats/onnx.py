@@ -47,6 +47,34 @@ class OnnxInspector:
             "producer": f"{m.producer_name} {m.producer_version}".strip(),
         }
 
+    def precision(self, path: Path) -> str | None:
+        from onnx import TensorProto
+
+        m = _load(path)
+        ops = {n.op_type for n in m.graph.node}
+        if ops & INT8_OPS or any(
+            t.data_type in (TensorProto.INT8, TensorProto.UINT8) for t in m.graph.initializer
+        ):
+            return "int8"
+        if any(t.data_type == TensorProto.FLOAT16 for t in m.graph.initializer):
+            return "fp16"
+        return "fp32"
+
+
+# ops that only appear in quantized graphs (QDQ, QOperator and dynamic quantization)
+INT8_OPS = {
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "DynamicQuantizeLinear",
+    "MatMulInteger",
+    "ConvInteger",
+    "QLinearConv",
+    "QLinearMatMul",
+    "DynamicQuantizeMatMul",
+    "QGemm",
+    "QAttention",
+}
+
 
 SPEC = FormatSpec(
     name="onnx",

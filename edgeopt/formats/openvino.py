@@ -37,6 +37,19 @@ class OpenVINOInspector:
     def op_counts(self, path: Path) -> dict[str, int]:
         return dict(Counter(op.get_type_name() for op in read_model(path).get_ordered_ops()))
 
+    def precision(self, path: Path) -> str | None:
+        ops = read_model(path).get_ordered_ops()
+        if any(op.get_type_name() == "FakeQuantize" for op in ops):
+            return "int8"
+        consts = {
+            op.get_output_element_type(0).get_type_name()
+            for op in ops
+            if op.get_type_name() == "Constant"
+        }
+        if consts & {"i8", "u8", "i4", "u4"}:
+            return "int8"
+        return "fp16" if "f16" in consts else "fp32"
+
     def stats(self, path: Path) -> dict:
         ops = read_model(path).get_ordered_ops()
         params = sum(

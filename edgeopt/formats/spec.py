@@ -20,6 +20,10 @@ class Inspector(Protocol):
     def stats(self, path: Path) -> dict:
         """What `optimize inspect` shows beyond the I/O: parameters, op histogram, opset, ..."""
 
+    def precision(self, path: Path) -> str | None:
+        """What the file computes in, read from its content ("int8", "fp16", "fp32"; None when
+        the file cannot be read this way): a sidecar can be missing or wrong, the file cannot."""
+
 
 class NoInspector:
     """For formats whose files cannot be read without their runtime (compiled blobs, .ort)."""
@@ -35,6 +39,9 @@ class NoInspector:
 
     def stats(self, path: Path) -> dict:
         return {}
+
+    def precision(self, path: Path) -> str | None:
+        return None
 
 
 def main_file_only(path: Path) -> list[Path]:

@@ -50,6 +50,12 @@ class TFLiteInspector:
     def op_counts(self, path: Path) -> dict[str, int]:
         return dict(Counter(op["op_name"] for op in ops(path)))
 
+    def precision(self, path: Path) -> str | None:
+        dtypes = {np.dtype(d["dtype"]) for d in interpreter(path).get_tensor_details()}
+        if np.dtype(np.int8) in dtypes:
+            return "int8"
+        return "fp16" if np.dtype(np.float16) in dtypes else "fp32"
+
     def stats(self, path: Path) -> dict:
         it = interpreter(path)
         details = ops(path)

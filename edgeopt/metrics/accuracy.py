@@ -22,9 +22,30 @@ def predict(session: Session, arrays: list[np.ndarray], batch: int = 64) -> list
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
 
+def check_labels(labels: np.ndarray, n_classes: int, where: str) -> None:
+    """Labels a classifier with `n_classes` outputs can have: integers in [0, n_classes).
+    Any other label would score as a silent 0% (or crash training), so it is refused."""
+    from edgeopt.errors import UsageError
+
+    y = np.asarray(labels).reshape(-1)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise UsageError(
+            f"labels of {where} are {y.dtype}, not class indices", "store integer labels"
+        )
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise UsageError(
+            f"label {int(y[i])} (sample {i}, {int(bad.sum())} such) of {where} is outside the "
+            f"model's {n_classes} classes (0..{n_classes - 1})",
+            "give labels as class indices of this model's outputs",
+        )
+
+
 def classification_metrics(logits: np.ndarray, labels: np.ndarray) -> dict:
     """Top-1, top-5 (when there are more than 5 classes) and per-class accuracy."""
     labels = np.asarray(labels).reshape(-1)
+    check_labels(labels, logits.shape[1], "the evaluation data")
     pred = logits.argmax(-1)
     out = {"samples": int(len(labels)), "top1": float((pred == labels).mean())}
     if logits.shape[-1] > 5:

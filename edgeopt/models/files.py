@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeopt.artifacts.artifact import Artifact
-from edgeopt.core.spec import TensorSpec
+from edgeopt.core.spec import TensorSpec, reconcile_inputs
 from edgeopt.formats import FormatSpec
 from edgeopt.models.base import SourceModel
 from edgeopt.runtimes import open_session
@@ -17,7 +17,8 @@ def load_file_source(
     spec.inspector.check(path)
     sess = open_session(path)
     art = Artifact.load(path)
-    inputs = input_specs or (art.inputs if art and art.inputs else sess.inputs)
+    declared = art.inputs if art and art.inputs else sess.inputs
+    inputs = reconcile_inputs(declared, input_specs, path.name)
     return SourceModel(
         ref=str(path),
         format=spec.name,

@@ -7,7 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from edgeopt.core.spec import TensorSpec, normalize_dtype
+from edgeopt.core.spec import TensorSpec, normalize_dtype, reconcile_inputs
 from edgeopt.errors import UsageError
 from edgeopt.formats import all_formats, spec_of
 from edgeopt.models.base import SourceModel
@@ -31,11 +31,11 @@ def load_source(
     """
     ref = ref.strip()
     if ref.startswith("builtin:"):
-        return _builtin(ref[len("builtin:") :])
+        return _builtin(ref[len("builtin:") :], input_specs)
     from edgeopt.models.builtin import BUILTINS
 
     if ref in BUILTINS:
-        return _builtin(ref)
+        return _builtin(ref, input_specs)
     path_part, sep, func = ref.rpartition(":")
     if sep and path_part and func.isidentifier() and not Path(ref).exists():
         return _factory(ref, path_part, func, input_specs, factory_args or {})
@@ -59,15 +59,16 @@ def load_source(
     )
 
 
-def _builtin(name: str) -> SourceModel:
+def _builtin(name: str, input_specs: list[TensorSpec] | None) -> SourceModel:
     from edgeopt.models.builtin import get_builtin
 
     spec = get_builtin(name)
+    declared = [TensorSpec(s.name, list(s.shape), s.dtype) for s in spec.inputs]
     return SourceModel(
         ref=f"builtin:{name}",
         format="torch",
         name=name,
-        inputs=[TensorSpec(s.name, list(s.shape), s.dtype) for s in spec.inputs],
+        inputs=reconcile_inputs(declared, input_specs, f"builtin:{name}"),
         output_names=[spec.output],
         module=spec.load(),
         dataset=spec.dataset,
@@ -143,7 +144,9 @@ def _factory(ref: str, target: str, func: str, input_specs: list[TensorSpec] | N
                 f"example inputs from {ref} must be torch tensors", "return (module, (tensor, ...))"
             )
         example_np = [t.detach().cpu().numpy() for t in example]
-    specs = input_specs or _specs_from_example(example, model)
+    specs = reconcile_inputs(_specs_from_example(example, model), input_specs, ref)
+    if input_specs and example is None:
+        _probe(model, specs, ref)
     if not specs:
         raise UsageError(
             f"cannot tell the input shape of {ref}",
@@ -176,3 +179,25 @@ def _specs_from_example(example, model) -> list[TensorSpec]:
         shape = ["batch", *t.shape[1:]] if t.dim() > 0 else []
         specs.append(TensorSpec(name, shape, normalize_dtype(t.dtype)))
     return specs
+
+
+def _probe(model, specs: list[TensorSpec], ref: str) -> None:
+    """Run the module once on inputs built from the user's --input, so a spec the model cannot
+    take (channels, rank, dtype) is a usage error naming the spec, not a failure deep in export."""
+    import torch
+
+    from edgeopt.core.text import first_line
+    from edgeopt.data.inputs import random_inputs
+
+    arrays = random_inputs(specs, batch=2)
+    try:
+        with torch.no_grad():
+            model.eval()(*[torch.from_numpy(a) for a in arrays])
+    except Exception as e:
+        fed = ", ".join(
+            f"{s.name}:{'x'.join(map(str, a.shape))}:{a.dtype}" for s, a in zip(specs, arrays)
+        )
+        raise UsageError(
+            f"{ref} cannot take the inputs --input describes ({fed}): {first_line(e, 200)}",
+            "make --input match the model's inputs (count, rank, channels, dtype)",
+        ) from e

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeopt.artifacts.artifact import Artifact
-from edgeopt.core.spec import TensorSpec, normalize_dtype
+from edgeopt.core.progress import quiet
+from edgeopt.core.spec import TensorSpec, normalize_dtype, reconcile_inputs
+from edgeopt.core.text import first_line
 from edgeopt.errors import UsageError
 from edgeopt.formats import FormatSpec
 from edgeopt.models.base import SourceModel
@@ -22,10 +24,12 @@ def load_torch_file(
     module, example = None, None
     if spec.name == "torch-export":
         try:
-            ep = torch.export.load(str(path))
+            with quiet():  # torch logs its own traceback on a bad archive
+                ep = torch.export.load(str(path))
         except Exception as e:
             raise UsageError(
-                f"cannot load torch.export program {path}: {e}", "save it with torch.export.save"
+                f"cannot load {path} as a torch.export program: {first_line(e, 200)}",
+                "save it with torch.export.save (a TorchScript file belongs in .pt/.ts/.jit)",
             ) from e
         module = exported_program_module(ep)
         example = _example_specs_from_program(ep)
@@ -34,7 +38,8 @@ def load_torch_file(
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception:
             module = _load_pickle(path, trust_pickle)
-    specs = input_specs or (art.inputs if art and art.inputs else example)
+    declared = art.inputs if art and art.inputs else example
+    specs = reconcile_inputs(declared or [], input_specs, str(path)) or None
     if not specs:
         raise UsageError(
             f"cannot tell the input shape of {path}",

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgeopt.metrics.accuracy import check_labels
+
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     with torch.no_grad():
@@ -28,6 +30,8 @@ def train_model(
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    with torch.no_grad():
+        check_labels(y, model.eval()(xt[:1]).shape[1], "the fine-tuning data")
     for _ in range(epochs):
         model.train()
         for idx in torch.randperm(len(xt), generator=gen).split(batch):

@@ -36,6 +36,7 @@ latency_ratio_max = 1.0
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -65,6 +66,54 @@ SECTION_KEYS = {
     "search": {"probe_samples", "probe_seconds", "repair_routes", "measure_top"},
     "metrics": {"kinds"},
 }
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, str)
+
+
+def _is_count(v) -> bool:  # an int >= 1 (bool is an int in Python: not here)
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _is_positive(v) -> bool:  # a finite number > 0 (NaN fails the comparison)
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < float("inf")
+
+
+# (section, key) -> (check, what the value must be): every value is checked before any work
+VALUE_RULES = {
+    ("model", "source"): (_is_str, "a model reference string"),
+    ("model", "inputs"): (
+        lambda v: isinstance(v, list) and all(map(_is_str, v)),
+        'a list of --input strings, e.g. ["x:batchx3x224x224:float32"]',
+    ),
+    ("data", "evaluation"): (_is_str, "a dataset spec string"),
+    ("data", "calibration"): (_is_str, "a dataset spec string"),
+    ("data", "training"): (_is_str, "a dataset spec string"),
+    ("prune", "epochs"): (lambda v: v == 0 or _is_count(v), "a whole number >= 0"),
+    ("prune", "distill"): (lambda v: isinstance(v, bool), "true or false"),
+    ("bench", "max_time"): (_is_positive, "seconds > 0"),
+    ("bench", "min_samples"): (_is_count, "a whole number >= 1"),
+    ("bench", "threads"): (_is_count, "a whole number >= 1"),
+    ("bench", "rel_ci"): (lambda v: _is_positive(v) and v < 1, "a fraction in (0, 1)"),
+    ("output", "dir"): (_is_str, "a folder path string"),
+    ("search", "probe_samples"): (_is_count, "a whole number >= 1"),
+    ("search", "probe_seconds"): (_is_positive, "seconds > 0"),
+    ("search", "repair_routes"): (lambda v: v == 0 or _is_count(v), "a whole number >= 0"),
+    ("search", "measure_top"): (_is_count, "a whole number >= 1"),
+}
+
+
+def _check_values(doc: dict) -> None:
+    for (section, key), (ok, what) in VALUE_RULES.items():
+        table = doc.get(section)
+        if isinstance(table, dict) and key in table and not ok(table[key]):
+            raise UsageError(
+                f"[{section}] {key} = {table[key]!r} in the recipe must be {what}",
+                f"fix {key} in [{section}]",
+            )
+
+
 SHAPES = ("dynamic", "static")
 AUTO = "auto"
 
@@ -215,6 +264,24 @@ def _candidates(target, grid: dict, where: str) -> list[Candidate]:
     ]
 
 
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def safe_name(name: object) -> str:
+    """A recipe name becomes a folder name under the output folder: plain characters only, so
+    no name (`../x`, `/abs`, `a/b`) can place a run folder anywhere else."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise UsageError(
+            f"recipe name {name!r} is not a safe folder name",
+            "use letters, digits, '.', '_' and '-' (starting with a letter or digit, at most 100)",
+        )
+    return name
+
+
+def _name_from_stem(stem: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "-", stem).lstrip(".-")[:100] or "run"
+
+
 def load_recipe(path: Path | None) -> Recipe:
     """Parse and validate a recipe; None loads the built-in demo recipe."""
     path = Path(path) if path else DEMO_RECIPE
@@ -233,6 +300,7 @@ def load_recipe(path: Path | None) -> Recipe:
             if not isinstance(doc[section], dict):
                 raise UsageError(f"[{section}] must be a table", f"write it as [{section}]")
             _check_keys(doc[section], allowed, f"[{section}]")
+    _check_values(doc)
     model = doc.get("model", {}).get("source")
     if not model:
         raise UsageError(
@@ -276,7 +344,7 @@ def load_recipe(path: Path | None) -> Recipe:
     return Recipe(
         path=path,
         text=text,
-        name=doc.get("name", path.stem),
+        name=safe_name(doc["name"]) if "name" in doc else _name_from_stem(path.stem),
         model=model,
         inputs=list(doc.get("model", {}).get("inputs", [])),
         data=doc.get("data", {}),

@@ -10,7 +10,7 @@ from edgeopt.artifacts.artifact import Artifact, artifact_files, publish_artifac
 from edgeopt.core.files import check_writable, publish, sha256_file, staging_dir
 from edgeopt.data import DataRef, data_ref_name, sample_arrays
 from edgeopt.errors import UsageError
-from edgeopt.formats import format_of, names
+from edgeopt.formats import content_precision, format_of, names
 from edgeopt.optimize.parity import Tolerance, check_parity
 from edgeopt.runtimes import open_session
 from edgeopt.runtimes.base import PARITY_OPTIONS, SessionOptions
@@ -59,6 +59,7 @@ def load_input(path: Path) -> Artifact:
             f"give a model file of a known format ({', '.join(names('runtimes'))})",
         )
     art = Artifact(path=path, format=fmt, step="foreign")
+    art.precision = content_precision(path) or art.precision
     try:
         sess = open_session(path, options=PARITY_OPTIONS)
         art.inputs, art.outputs = sess.inputs, sess.outputs

@@ -38,6 +38,10 @@ def render_junit(results: dict) -> str:
             ET.SubElement(tc, "failure", message=f"failed to load: {a['error']}", type="load")
             cases += 1
             failures += 1
+    if results.get("warnings"):  # e.g. a different baseline: CI shows the suite's output
+        ET.SubElement(suite, "system-out").text = "\n".join(
+            f"warning: {w}" for w in results["warnings"]
+        )
     suite.set("tests", str(cases))
     suite.set("failures", str(failures))
     suite.set("errors", "0")

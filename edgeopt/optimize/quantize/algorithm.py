@@ -20,7 +20,7 @@ from edgeopt.core.precision import MODES, QuantMode, parse_mode
 from edgeopt.core.progress import info, step
 from edgeopt.data import Dataset, fit_inputs, random_inputs, resolve_data
 from edgeopt.errors import AccuracyError, UsageError
-from edgeopt.formats import format_of, get_format
+from edgeopt.formats import content_precision, format_of, get_format
 from edgeopt.metrics.quality import QualityReport
 from edgeopt.optimize.diagnose import diagnose, rank_layers
 from edgeopt.optimize.quantize.backend import QuantizeBackend, classify_content, quantizable_ops
@@ -79,9 +79,11 @@ def _load_parent(path: Path) -> Artifact:
         sess = open_session(path, options=EVAL_OPTIONS)
         art = Artifact(path=path, format=fmt, inputs=sess.inputs, outputs=sess.outputs)
         art.refresh_hash()
-    if art.precision not in ("fp32", None):
+    found = content_precision(path)  # the file decides, not a sidecar that may be missing
+    precision = found if found and found != "fp32" else art.precision
+    if precision not in ("fp32", None):
         raise UsageError(
-            f"{path.name} is already {art.precision}", "quantize the float parent it came from"
+            f"{path.name} is already {precision}", "quantize the float parent it came from"
         )
     return art
 
