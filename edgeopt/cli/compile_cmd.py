@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edgeopt.cli.app import main
-from edgeopt.cli.options import NON_NEGATIVE, force_option, path_option, value_option
+from edgeopt.cli.options import force_option, path_option, tolerance_options, value_option
 
 
 @main.command("compile")
@@ -34,15 +34,7 @@ from edgeopt.cli.options import NON_NEGATIVE, force_option, path_option, value_o
 @click.option("--io-fp16", is_flag=True, help="gpu: keep fp16 inputs/outputs (default float32).")
 @click.option("--data", help="Dataset for parity and int8 calibration (default: the artifact's).")
 @value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
-@click.option(
-    "--tolerance",
-    "atol",
-    type=NON_NEGATIVE,
-    help="Absolute parity tolerance (default per precision).",
-)
-@click.option(
-    "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
-)
+@tolerance_options
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")
 @force_option
 def compile_cmd(

@@ -7,13 +7,13 @@ import click
 from edgeopt import formats
 from edgeopt.cli.app import main
 from edgeopt.cli.options import (
-    NON_NEGATIVE,
     factory_arg_option,
     force_option,
     input_option,
     input_specs,
     parse_factory_args,
     path_option,
+    tolerance_options,
     trust_pickle_option,
     value_option,
 )
@@ -32,15 +32,7 @@ from edgeopt.cli.options import (
     "--batch", kind=int, default=1, help="Batch for fixed-batch outputs (TFLite, --static)."
 )
 @click.option("--fp16", is_flag=True, help="OpenVINO: store weights compressed to fp16.")
-@click.option(
-    "--tolerance",
-    "atol",
-    type=NON_NEGATIVE,
-    help="Absolute parity tolerance (default per precision).",
-)
-@click.option(
-    "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
-)
+@tolerance_options
 @click.option("--data", help="Dataset for the parity check, e.g. sklearn:digits or npz:x.npz.")
 @value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")

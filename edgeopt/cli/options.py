@@ -117,3 +117,16 @@ def parse_accuracy_budget(values: tuple[str, ...]) -> dict[str, float] | None:
     from edgeopt.metrics.quality import parse_budget_args
 
     return parse_budget_args(values, "--accuracy-budget") or None
+
+
+def tolerance_options(f):
+    """--tolerance/--rtol for every verb that checks outputs against a reference."""
+    f = click.option(
+        "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
+    )(f)
+    return click.option(
+        "--tolerance",
+        "atol",
+        type=NON_NEGATIVE,
+        help="Absolute parity tolerance (default per precision).",
+    )(f)
