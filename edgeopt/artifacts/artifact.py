@@ -21,28 +21,38 @@ def sidecar_path(model_path: str | Path) -> Path:
     return Path(str(model_path) + SIDECAR_SUFFIX)
 
 
-def tool_versions() -> dict[str, str]:
-    """Versions of every runtime/converter present, recorded in each sidecar."""
+TOOL_PACKAGES = (
+    "torch",
+    "onnx",
+    "onnxscript",  # torch's dynamo ONNX exporter
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "openvino",
+    "nncf",
+    "ai-edge-litert",
+    "ai-edge-quantizer",
+    "litert-torch",
+    "torch-pruning",
+    "numpy",
+)
+
+
+def tool_versions() -> dict[str, str | None]:
+    """Versions of every runtime/converter (None: not installed): recorded in each sidecar and
+    part of every cache key, so an upgrade never reuses what an older tool made."""
     from importlib import metadata
 
     import edgeopt
 
-    out = {"edgeopt": edgeopt.__version__, "python": platform.python_version()}
-    for pkg in (
-        "torch",
-        "onnx",
-        "onnxruntime",
-        "openvino",
-        "nncf",
-        "ai-edge-litert",
-        "litert-torch",
-        "torch-pruning",
-        "numpy",
-    ):
+    out: dict[str, str | None] = {
+        "edgeopt": edgeopt.__version__,
+        "python": platform.python_version(),
+    }
+    for pkg in TOOL_PACKAGES:
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
-            pass
+            out[pkg] = None
     return out
 
 

@@ -36,7 +36,7 @@ def run_cmd(recipe, out, cache_dir, max_time, track, dry_run) -> None:
     from edgeopt.run.runner import new_run_dir, prepare, run_recipe
 
     rec = load_recipe(recipe)
-    cache = ArtifactCache(Path(cache_dir) / "artifacts" if cache_dir else None)
+    cache = ArtifactCache.at(cache_dir)
     builder = prepare(rec, cache)  # a bad recipe fails here, before any folder exists
     if dry_run:
         for target, cands in rec.candidates.items():

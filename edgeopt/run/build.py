@@ -7,6 +7,7 @@ vocabulary (edgeopt.core.precision).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +89,13 @@ class Builder:
         self.data = self.run_data.specs()
         self.budgets = budgets_from_dict(recipe.budgets or {}, "recipe [budgets]", allow_empty=True)
 
-    def _step(self, built: Built, name: str, parent_id: str, params: dict, make) -> Path:
-        key = cache_key(parent_id, name, params)
+    def _step(
+        self, built: Built, name: str, parent_id: str, params: dict, make, config=None
+    ) -> Path:
+        """One cached step. `params` is what run.json shows; the key also covers `config`, the
+        step's whole resolved configuration (every field, defaults included), so a changed
+        default is a different key."""
+        key = cache_key(parent_id, name, {"params": params, "config": config})
         path, hit = self.cache.get_or_build(key, make)
         built.steps.append(
             {
@@ -121,6 +127,7 @@ class Builder:
                 sha256_file(parent),
                 {"model_type": "bert"},
                 lambda d: self._fuse(parent, d),
+                {"samples": self.run_data.evaluation},
             )
         if cand.precision != FLOAT and target.fixed_precision is None:
             mode = mode_for_precision(cand.precision)  # None: the mode the content calls for
@@ -132,12 +139,14 @@ class Builder:
                 "repair": cand.repair,
                 "enforce": enforce,
             }
+            qcfg = self._quantize_config(mode, cand, enforce)
             path = self._step(
                 built,
                 "quantize",
                 sha256_file(parent),
                 params,
-                lambda d: self._quantize(parent, mode, cand, d, enforce),
+                lambda d: self._quantize(parent, qcfg, d),
+                qcfg,
             )
             built.quantized = path
         parent = path
@@ -150,12 +159,14 @@ class Builder:
             "data": self.data["evaluation"],
             "calib": self.data["calibration"],
         }
+        options = self._compile_options(threads, cand)
         path = self._step(
             built,
             "compile",
             sha256_file(parent),
             params,
-            lambda d: self._compile(parent, cand, threads, d),
+            lambda d: self._compile(parent, cand, options, d),
+            {"options": options, "pick": cand.format},
         )
         built.path = path
         return built
@@ -204,14 +215,19 @@ class Builder:
     def _export_step(
         self, built: Built, source, parent_id: str, fmt: str, static: bool = False
     ) -> Path:
+        from edgeopt.formats import get_format
+        from edgeopt.optimize.export import ExportConfig
+
         params = {
             "to": fmt,
             "data": self.data["evaluation"],
             "inputs": self.recipe.inputs,
             "static": static,
         }
+        name = Path(f"{source.name}{get_format(fmt).suffix}")  # placed in the entry's folder
+        cfg = ExportConfig(to=fmt, output=name, data=self.run_data.evaluation, static=static)
         return self._step(
-            built, "export", parent_id, params, lambda d: self._export(source, fmt, d, static)
+            built, "export", parent_id, params, lambda d: self._export(source, cfg, d), cfg
         )
 
     def _prune(self, built: Built, sparsity: float) -> Path:
@@ -240,15 +256,13 @@ class Builder:
             )
             return out
 
-        return self._step(built, "prune", self.source_id, params, make)
+        return self._step(built, "prune", self.source_id, params, make, cfg)
 
-    def _export(self, source, fmt: str, d: Path, static: bool) -> Path:
-        from edgeopt.formats import get_format
-        from edgeopt.optimize.export import ExportConfig, export_model
+    def _export(self, source, cfg, d: Path) -> Path:
+        from edgeopt.optimize.export import export_model
 
-        out = d / f"{source.name}{get_format(fmt).suffix}"
-        cfg = ExportConfig(to=fmt, output=out, data=self.run_data.evaluation, static=static)
-        export_model(source, cfg)
+        out = d / cfg.output.name
+        export_model(source, dataclasses.replace(cfg, output=out))
         return out
 
     def _fuse(self, parent: Path, d: Path) -> Path:
@@ -257,42 +271,44 @@ class Builder:
         out = d / f"{parent.stem}.fused.onnx"
         return fuse_transformer(parent, out, samples=self.run_data.evaluation).path
 
-    def _quantize(
-        self, parent: Path, mode: QuantMode | None, cand: Candidate, d: Path, enforce: bool
-    ) -> Path:
-        from edgeopt.formats import get_format
-        from edgeopt.optimize.quantize import (
-            QuantizeConfig,
-            choose_mode,
-            default_output,
-            quantize_artifact,
-        )
+    def _quantize_config(self, mode: QuantMode | None, cand: Candidate, enforce: bool):
+        """The quantize step's whole configuration, built before the cache key is taken."""
+        from edgeopt.optimize.quantize import QuantizeConfig
 
-        if mode is None:  # "int8": the mode the model's content calls for
-            fmt = format_of(parent)
-            mode, _ = choose_mode(fmt, get_format(fmt).inspector.op_counts(parent))
-        cfg = QuantizeConfig(
+        return QuantizeConfig(
             mode=mode,
             calib=self.run_data.calibration,
             evaluation=self.run_data.evaluation,
             latency_seconds=0,
-            output=d / default_output(parent, mode).name,
             accuracy_budget=self.quality_budgets(cand.target),
             max_search_steps=cand.repair,
             kinds=self.recipe.kinds or None,
             enforce=enforce,
         )
-        return quantize_artifact(parent, cfg).path
 
-    def _compile(self, parent: Path, cand: Candidate, threads: int | None, d: Path) -> Path:
+    def _quantize(self, parent: Path, cfg, d: Path) -> Path:
+        from edgeopt.formats import get_format
+        from edgeopt.optimize.quantize import choose_mode, default_output, quantize_artifact
+
+        mode = cfg.mode
+        if mode is None:  # "int8": the mode the model's content calls for
+            fmt = format_of(parent)
+            mode, _ = choose_mode(fmt, get_format(fmt).inspector.op_counts(parent))
+        out = d / default_output(parent, mode).name
+        return quantize_artifact(parent, dataclasses.replace(cfg, mode=mode, output=out)).path
+
+    def _compile_options(self, threads: int | None, cand: Candidate):
+        """The compile step's whole options, built before the cache key is taken."""
         from edgeopt.targets import CompileOptions
 
-        target = get_target(cand.target)
-        options = CompileOptions(
-            output_dir=d,
+        return CompileOptions(
             threads=threads,
             precision=cand.execution,
             data=self.run_data.evaluation,
             calibration=self.run_data.calibration,
         )
+
+    def _compile(self, parent: Path, cand: Candidate, options, d: Path) -> Path:
+        target = get_target(cand.target)
+        options = dataclasses.replace(options, output_dir=d)
         return target.pick(target.compile(parent, options), cand.format).path
