@@ -53,7 +53,7 @@ def gpu_present() -> tuple[bool, str]:
 
 def ort_gpu_config(final: Path, fp16: bool = True) -> dict:
     """Provider list with options, as a caller on a GPU machine passes it to InferenceSession."""
-    cache = str(final.with_name(final.stem + ".trt-cache"))
+    cache = final.stem + ".trt-cache"  # relative: beside the artifact, wherever it is copied
     return {
         "providers": [
             [
@@ -70,7 +70,8 @@ def ort_gpu_config(final: Path, fp16: bool = True) -> dict:
             ["CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC"}],
             "CPUExecutionProvider",
         ],
-        "note": "TensorRT builds its engine on first run and caches it at trt_engine_cache_path",
+        "note": "TensorRT builds its engine on first run and caches it at trt_engine_cache_path, "
+        "a folder beside the artifact",
     }
 
 
@@ -132,7 +133,7 @@ class GpuTarget(Target):
                     "device": "GPU",
                     "INFERENCE_PRECISION_HINT": "f16",
                     "PERFORMANCE_HINT": options.hint.upper(),
-                    "CACHE_DIR": str(final.with_name(final.stem + ".ov-cache")),
+                    "CACHE_DIR": final.stem + ".ov-cache",  # beside the artifact
                 }
             }
         if options.verify and not options.io_fp16:
