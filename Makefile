@@ -13,13 +13,20 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# qemu-user-static runs ARM artifacts on aarch64 in the tests (edgeopt calls
-# qemu-aarch64-static itself; binfmt is not needed). Installed only when missing.
+# Debian packages the tests use, each installed only when missing: qemu-user-static runs ARM
+# artifacts on aarch64 (edgeopt calls qemu-aarch64-static itself; binfmt is not needed),
+# chromium renders the run report, openssh-server/-client are the SSH "device" (the test
+# fixture starts its own sshd on 127.0.0.1; no system service is needed).
 sysdeps:
-	@command -v qemu-aarch64-static >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$$missing qemu-user-static"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	command -v ssh >/dev/null 2>&1 || missing="$$missing openssh-client"; \
+	[ -z "$$missing" ] || { \
 	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO="sudo"; \
 	  $$SUDO apt-get update -q && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q qemu-user-static; }
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }
 
 demo: setup
 	$(VENV)/bin/optimize run

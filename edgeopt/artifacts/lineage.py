@@ -35,3 +35,19 @@ def lineage(path: Path, limit: int = 20) -> list[dict]:
             break
         current = Path(ref)
     return chain
+
+
+def inherited(path: Path, key: str, limit: int = 20):
+    """`extra[key]` of the artifact or of its nearest ancestor that records it: facts recorded
+    once where they arise (the preprocessing of a model folder, at its export) and read by
+    every later step from there."""
+    current: Path | None = Path(path)
+    for _ in range(limit):
+        art = Artifact.load(current) if current is not None and current.exists() else None
+        if art is None:
+            return None
+        if key in art.extra:
+            return art.extra[key]
+        ref = (art.parent or {}).get("path") or (art.parent or {}).get("ref")
+        current = Path(ref) if ref and format_of(ref) is not None else None
+    return None

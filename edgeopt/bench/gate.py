@@ -9,9 +9,8 @@ Accuracy, size and memory are measured once on fixed data, so their interval is 
 
 from __future__ import annotations
 
-import math
-
 from edgeopt.bench.budgets import BUDGET_KEYS, Budgets
+from edgeopt.core import fmt
 from edgeopt.metrics.quality import QUALITY_KEYS, QualityReport
 
 LATENCY_KEYS = (
@@ -130,15 +129,8 @@ def evaluate_gate(results: dict, budgets: Budgets, on_inconclusive: str = "fail"
 
 
 def fmt_value(v: float | None, unit: str = "") -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float) and math.isinf(v):
-        return "inf"
-    if unit == "x":
-        return f"{v:.3f}x"
-    if unit in ("ms", "MB", "samples/s"):
-        return f"{v:.4g} {unit}"
-    return f"{v:.4g}"
+    """A budget figure in its unit, as people read it (edgeopt.core.fmt)."""
+    return fmt.with_unit(v, unit)
 
 
 def describe_decision(d: dict) -> str:

@@ -41,7 +41,11 @@ def _child(args: dict) -> None:
 
     before = _status_mb("VmRSS")
     sess = open_session(args["path"], args.get("runtime"), SessionOptions(**args["options"]))
-    arrays = random_inputs(sess.inputs, args.get("batch", 1), seed=0)
+    if args.get("inputs"):
+        with np.load(args["inputs"]) as z:
+            arrays = [z[f"arr_{i}"] for i in range(len(z.files))]
+    else:
+        arrays = random_inputs(sess.inputs, args.get("batch", 1), seed=0)
     for _ in range(args.get("runs", 5)):
         sess.run([np.array(a) for a in arrays])
     peak = _status_mb("VmHWM")
@@ -57,6 +61,7 @@ def peak_memory(
     options=None,
     batch: int = 1,
     timeout: float = 300,
+    inputs: list | None = None,
 ) -> dict:
     """{"peak_rss_mb", "rss_before_load_mb", "model_mb"} or {"error": ...}.
 
@@ -73,15 +78,23 @@ def peak_memory(
     code = (
         "import json,sys; from edgeopt.bench.memory import _child; _child(json.loads(sys.argv[1]))"
     )
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code, json.dumps(args)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"memory probe timed out after {timeout}s"}
+    import tempfile
+
+    import numpy as np
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if inputs is not None:
+            args["inputs"] = str(Path(tmp) / "inputs.npz")
+            np.savez(args["inputs"], *inputs)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", code, json.dumps(args)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"memory probe timed out after {timeout}s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]

@@ -6,6 +6,7 @@ samples); the terminal table and the reports are views of it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from edgeopt.bench.config import RESULTS_SCHEMA_VERSION, BenchConfig, Entry
 from edgeopt.bench.memory import peak_memory, size_of
 from edgeopt.bench.reference import accuracy_vs_reference, stored_baseline
 from edgeopt.bench.sessions import describe_session, open_artifact, session_plan
+from edgeopt.core import fmt, progress
 from edgeopt.core.progress import info
 from edgeopt.core.text import first_line
 from edgeopt.data import data_ref_name
@@ -128,8 +130,11 @@ def _latency_view(t: lat.Timed, cfg, rs, base, k, stored, n_boot=1000) -> dict:
     return a
 
 
-def run_bench(cfg: BenchConfig) -> dict:
-    """Measure every artifact (see module doc); never raises for one artifact's load failure."""
+def run_bench(cfg: BenchConfig, remote=None) -> dict:
+    """Measure every artifact (see module doc); never raises for one artifact's load failure.
+
+    `remote` (a devices.RemoteTimer) times them on a device instead of here: same harness,
+    same statistics, figures labelled with the device."""
     t_start = time.perf_counter()
     results = _new_results(cfg)
     entries = _entries(cfg, results)
@@ -146,12 +151,12 @@ def run_bench(cfg: BenchConfig) -> dict:
         results["stored_baseline"] = stored_info
     runs = _first_inference(cfg, entries)
     live = [e for e in entries if e.session is not None]
-    _time(cfg, runs, live, stored, stored_info, results)
+    _time(cfg, runs, live, stored, stored_info, results, remote)
     if cfg.accuracy:
         if cfg.progress and live:
             info("[edgeopt] accuracy on the evaluation data ...")
         accuracy_vs_reference(cfg, entries, results)
-    _size_and_memory(cfg, entries)
+    _size_and_memory(cfg, entries, results)
     for e in live:
         e.session.close()
     results["machine"]["load_end"] = machine.load_average()
@@ -221,18 +226,34 @@ def _first_inference(cfg: BenchConfig, entries: list[Entry]) -> list[lat.Timed]:
     return runs
 
 
-def _time(cfg, runs, live, stored, stored_info, results) -> None:
+def _time(cfg, runs, live, stored, stored_info, results, remote=None) -> None:
     """The interleaved latency run, then each artifact's figures (and throughput phase)."""
     base = next((k for k, e in enumerate(live) if e.role == "baseline"), None)
     if runs:
-        if cfg.progress:
-            info(
-                f"[edgeopt] timing {len(runs)} artifact(s) interleaved, "
-                f"up to {cfg.latency.max_time:g}s ..."
-            )
         stop = _stop_rule(cfg, live, runs, base, stored)
-        results["measurement"] = lat.measure_latency(runs, cfg.latency, base, stop, _progress(cfg))
+        label = f"timing {len(runs)} artifact(s) interleaved"
+        with (
+            progress.task(label, cfg.latency.max_time, "s")
+            if cfg.progress
+            else contextlib.nullcontext()
+        ) as bar:
+            if remote is None:
+                results["measurement"] = lat.measure_latency(
+                    runs, cfg.latency, base, stop, _progress(cfg, bar)
+                )
+            else:  # the same loop on a device; its raw samples fill `runs`
+                paths = [e.path for e in live]
+                results["measurement"] = remote.measure(
+                    runs, paths, cfg, base, stop, _progress(cfg, bar)
+                )
+                results["device"] = results["measurement"]["timed_on"]
+            if bar is not None:
+                bar.done = results["measurement"]["seconds"]  # it may stop before a check
     for k, (e, t) in enumerate(zip(live, runs)):
+        e.result["timed_on"] = remote.labels[k] if remote else {"kind": "host"}
+        if remote and k in remote.lost:  # the device dropped before this one was measured
+            e.result["error"] = remote.lost[k]
+            continue
         view = _latency_view(t, cfg, runs, base, k, stored)
         e.result["latency"] = {
             **view["latency"],
@@ -259,22 +280,41 @@ def _time(cfg, runs, live, stored, stored_info, results) -> None:
             e.result["throughput_sequential"] = view["throughput"]
 
 
-def _size_and_memory(cfg: BenchConfig, entries: list[Entry]) -> None:
+def _size_and_memory(cfg: BenchConfig, entries: list[Entry], results: dict) -> None:
     for e in entries:
         if e.path.exists():
             e.result["size"] = size_of(e.path)
         if cfg.memory and e.session is not None:
             if cfg.progress:
                 info(f"[edgeopt] {e.name}: peak memory in a child process ...")
-            e.result["memory"] = peak_memory(str(e.path), *session_plan(cfg, e.path), cfg.batch)
+            mem = peak_memory(
+                str(e.path), *session_plan(cfg, e.path), cfg.batch, inputs=_memory_inputs(e, cfg)
+            )
+            e.result["memory"] = mem
+            if mem.get("error"):  # said, never a silent blank
+                results["warnings"].append(f"{e.name}: {mem['error']}")
 
 
-def _progress(cfg: BenchConfig):
+def _memory_inputs(e: Entry, cfg: BenchConfig) -> list | None:
+    """The memory probe feeds the data the timing used (guessed shapes can be refused)."""
+    if e.dataset is None:
+        return None
+    from edgeopt.data import fit_inputs
+
+    try:
+        return [a[: cfg.batch] for a in fit_inputs(e.dataset, e.session.inputs)]
+    except Exception:
+        return None
+
+
+def _progress(cfg: BenchConfig, bar: progress.Task | None = None):
     if not cfg.progress:
         return None
     last = [0.0]
 
     def show(elapsed: float, runs: list[lat.Timed]) -> None:
+        if bar is not None:
+            bar.update(elapsed)
         if elapsed - last[0] < 2.0:
             return
         last[0] = elapsed
@@ -284,10 +324,11 @@ def _progress(cfg: BenchConfig):
             lo, hi = stats.percentile_ci(t.samples, cfg.latency.percentile)
             hw = stats.rel_half_width(lo, hi, est)
             parts.append(
-                f"{t.name} n={len(t.samples)} p{cfg.latency.percentile:g}={est:.4g}ms"
-                + (f" ±{hw:.1%}" if math.isfinite(hw) else "")
+                f"{t.name} n={fmt.count(len(t.samples))} "
+                f"p{cfg.latency.percentile:g}={fmt.latency_ms(est)}"
+                + (f" ±{fmt.percent(hw, 2)}" if math.isfinite(hw) else "")
             )
-        info(f"[edgeopt]   {elapsed:.1f}s: " + "; ".join(parts))
+        info(f"[edgeopt]   {fmt.seconds(elapsed)}: " + "; ".join(parts))
 
     return show
 

@@ -81,9 +81,11 @@ class ErrorHandlingGroup(click.Group):
 @click.version_option(__version__, prog_name="edgeopt")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.option("-v", "--verbose", is_flag=True, help="Show converters' own log output.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines: results and errors only.")
 @click.pass_context
-def main(ctx: click.Context, debug: bool, verbose: bool) -> None:
+def main(ctx: click.Context, debug: bool, verbose: bool, quiet: bool) -> None:
     """edgeopt: export, quantize, prune, compile, benchmark, gate and package models for edge devices."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     progress.set_verbose(verbose)
+    progress.set_quiet(quiet)

@@ -98,6 +98,17 @@ def bench_options(f):
             type=click.Path(file_okay=False, path_type=Path),
             help="Write results.json, summary.md, junit.xml and report.html here.",
         ),
+        click.option(
+            "--device",
+            help="Time on this registered device over SSH (optimize devices add); figures are "
+            "labelled with its name, arch and runtime versions.",
+        ),
+        click.option(
+            "--devices",
+            "devices_file",
+            type=click.Path(dir_okay=False),
+            help="Device list for --device (default: $XDG_CONFIG_HOME/edgeopt/devices.toml).",
+        ),
         click.option("--no-memory", is_flag=True, help="Skip the peak-memory child processes."),
         click.option("--no-accuracy", is_flag=True, help="Skip accuracy on the evaluation data."),
         click.option(
@@ -141,6 +152,8 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
             "pass --baseline ARTIFACT (same run) or --baseline-results results.json",
         )
     memory, accuracy = not kw["no_memory"], not kw["no_accuracy"]
+    remote = _remote(kw)
+    memory = memory and remote is None  # peak memory is a host figure: not shown as the device's
     if only_needed and budgets:
         keys = budgets.all_keys()
         memory = memory and "peak_memory_mb_max" in keys
@@ -171,12 +184,30 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
         on_inconclusive=kw["on_inconclusive"],
         target=kw["target"],
     )
-    results = run_bench(cfg)
+    results = run_bench(cfg, remote=remote)
+    if results.get("device"):
+        d = results["device"]
+        used = {
+            f"{a['timed_on']['runtime']} {a['timed_on']['runtime_version']}"
+            for a in results["artifacts"]
+            if a.get("timed_on", {}).get("runtime")
+        }
+        click.echo(
+            f"latency timed on device {d['device']} ({', '.join([d['arch'], *sorted(used)])}); "
+            "accuracy and size computed on this host",
+            err=True,
+        )
     click.echo(render_json(results) if kw["as_json"] else render_table(results))
     if kw["report_dir"]:
         paths = write_reports(results, kw["report_dir"])
         click.echo(f"reports: {', '.join(str(p) for p in paths.values())}", err=True)
     failed = failed_artifacts(results)
+    lost = results.get("measurement", {}).get("lost")
+    if lost:  # a device that dropped: partial figures are kept, the run still fails
+        left = results["measurement"].get("left_on_device")
+        click.echo(
+            f"error: the device dropped mid-run: {lost} (work folder left: {left})", err=True
+        )
     for a in failed:
         click.echo(f"error: {a['name']} failed to load: {a['error']}", err=True)
     gate = results.get("gate")
@@ -187,8 +218,21 @@ def run(kw: dict, budgets_path: str | None, only_needed: bool = False) -> None:
         click.echo(
             f"gate {verdict} (inconclusive counts as {gate['on_inconclusive']})", err=kw["as_json"]
         )
-    if failed or (gate and not gate["passed"]):
+    if failed or lost or (gate and not gate["passed"]):
         sys.exit(1)
+
+
+def _remote(kw: dict):
+    """The device timer for --device (its name checked now, before any work), else None."""
+    if not kw.get("device"):
+        return None
+    if kw["requests"] > 1:
+        raise UsageError(
+            "--requests > 1 is not measured on devices", "drop --requests with --device"
+        )
+    from edgeopt.devices import RemoteTimer
+
+    return RemoteTimer.named(kw["device"], kw.get("devices_file"))
 
 
 @main.command("bench")

@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from edgeopt.cli.app import main
-from edgeopt.cli.options import force_option, path_option, tolerance_options, value_option
+from edgeopt.cli.options import (
+    force_option,
+    input_option,
+    input_specs,
+    path_option,
+    tolerance_options,
+    value_option,
+)
 
 
 @main.command("compile")
@@ -37,6 +44,7 @@ from edgeopt.cli.options import force_option, path_option, tolerance_options, va
 @tolerance_options
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")
 @force_option
+@input_option
 def compile_cmd(
     artifact,
     target,
@@ -51,6 +59,7 @@ def compile_cmd(
     rtol,
     no_verify,
     force,
+    inputs,
 ) -> None:
     """Compile ARTIFACT for a target; writes new artifacts beside it, each parity-checked."""
     from edgeopt.cli.options import parse_positive
@@ -72,6 +81,7 @@ def compile_cmd(
         atol=atol,
         rtol=rtol,
         verify=not no_verify,
+        inputs=input_specs(inputs),
     )
     for art in tgt.compile(artifact, opts):
         click.echo(f"wrote {art.path} ({art.format}, {art.precision}, {art.size_bytes} bytes)")

@@ -9,6 +9,7 @@ import click
 
 from edgeopt.cli.app import main
 from edgeopt.cli.options import path_option, value_option
+from edgeopt.core import fmt
 
 
 @main.command("diagnose")
@@ -44,14 +45,14 @@ def diagnose_cmd(float_model, quantized, data, samples, top, json_out) -> None:
     else:
         arrays = random_inputs(specs, min(samples, 16))
         source = "seeded random inputs (pass --data for real samples)"
-    fmt = get_format(format_of(float_model) or "unknown", "diagnoser").name
-    stats = dg.diagnose(float_model, quantized, arrays, quantizable_ops(backend_for(fmt)))
+    form = get_format(format_of(float_model) or "unknown", "diagnoser").name
+    stats = dg.diagnose(float_model, quantized, arrays, quantizable_ops(backend_for(form)))
     click.echo(f"{len(stats)} layers compared on {source}; worst SQNR first")
     click.echo(f"{'layer':44} {'op':12} {'SQNR dB':>8} {'noise+':>7} {'cosine':>8} {'max err':>10}")
     for s in stats[:top]:
         click.echo(
             f"{s.layer[:44]:44} {s.op_type[:12]:12} {s.sqnr_db:8.2f} {s.added_db:7.2f} "
-            f"{s.cosine:8.5f} {s.max_abs_err:10.4g}"
+            f"{fmt.number(s.cosine):>8} {s.max_abs_err:10.4g}"
         )
     suggest = dg.suggest_exclusions(stats)
     if suggest:

@@ -13,6 +13,7 @@ from edgeopt.cli.options import (
     input_specs,
     parse_factory_args,
     path_option,
+    task_option,
     tolerance_options,
     trust_pickle_option,
     value_option,
@@ -37,6 +38,7 @@ from edgeopt.cli.options import (
 @value_option("--samples", kind=int, default=64, help="Samples in the parity check.")
 @click.option("--no-verify", is_flag=True, help="Skip the parity check (recorded in the metadata).")
 @factory_arg_option
+@task_option
 @trust_pickle_option
 @force_option
 def export_cmd(
@@ -54,6 +56,7 @@ def export_cmd(
     samples,
     no_verify,
     factory_args,
+    task,
     trust_pickle,
     force,
 ) -> None:
@@ -64,7 +67,9 @@ def export_cmd(
 
     parse_positive("--batch", batch)
     parse_positive("--samples", samples)
-    source = load_source(model, input_specs(inputs), trust_pickle, parse_factory_args(factory_args))
+    source = load_source(
+        model, input_specs(inputs), trust_pickle, parse_factory_args(factory_args), task
+    )
     cfg = ExportConfig(
         to=to,
         output=output or default_output(source, to),

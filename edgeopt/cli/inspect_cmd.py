@@ -12,6 +12,7 @@ from edgeopt.cli.options import (
     input_option,
     input_specs,
     parse_factory_args,
+    task_option,
     trust_pickle_option,
 )
 
@@ -21,14 +22,17 @@ from edgeopt.cli.options import (
 @input_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @factory_arg_option
+@task_option
 @trust_pickle_option
-def inspect_cmd(model, inputs, as_json, factory_args, trust_pickle) -> None:
+def inspect_cmd(model, inputs, as_json, factory_args, task, trust_pickle) -> None:
     """Show MODEL's format, inputs/outputs, parameter count, file size and op histogram."""
     from edgeopt.models.inspect import inspect_source
     from edgeopt.models.source import load_source
 
     info = inspect_source(
-        load_source(model, input_specs(inputs), trust_pickle, parse_factory_args(factory_args))
+        load_source(
+            model, input_specs(inputs), trust_pickle, parse_factory_args(factory_args), task
+        )
     )
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))

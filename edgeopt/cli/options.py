@@ -56,6 +56,17 @@ def parse_factory_args(values: tuple[str, ...]) -> dict:
 force_option = click.option("--force", is_flag=True, help="Overwrite existing outputs.")
 
 
+def task_option(f):
+    """--task for verbs that load sources: what an hf: folder is used as (default: config.json)."""
+    from edgeopt.models.hf import TASKS
+
+    return click.option(
+        "--task",
+        type=click.Choice(list(TASKS)),
+        help="hf: folders: the task (default: from config.json architectures).",
+    )(f)
+
+
 class FiniteFloat(click.ParamType):
     """A float option that refuses NaN, inf and values below `minimum` while parsing, so a bad
     value stops the command before any work (click's float takes 'nan')."""

@@ -27,8 +27,14 @@ from edgeopt.cli.options import force_option, path_option, value_option
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="The recipe that produced it.",
 )
+@click.option(
+    "--sign",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="KEY",
+    help="Sign the manifest with this Ed25519 private key (optimize keygen).",
+)
 @force_option
-def package_cmd(artifact, target, output, samples, results, recipe, force) -> None:
+def package_cmd(artifact, target, output, samples, results, recipe, sign, force) -> None:
     """Bundle ARTIFACT with a manifest, sample inputs, reference outputs and a runner script."""
     from edgeopt.cli.options import parse_positive
     from edgeopt.package import PackageConfig, build_bundle
@@ -44,6 +50,17 @@ def package_cmd(artifact, target, output, samples, results, recipe, force) -> No
             results=results,
             recipe=recipe,
             force=force,
+            sign=sign,
         ),
     )
-    click.echo(f"wrote {out} ({out.stat().st_size} bytes); check it with: optimize verify {out}")
+    if sign:
+        from edgeopt.package.signing import public_key_path
+
+        click.echo(
+            f"wrote {out} ({out.stat().st_size} bytes), signed with {sign}; check it with: "
+            f"optimize verify {out} --key {public_key_path(Path(sign))}"
+        )
+    else:
+        click.echo(
+            f"wrote {out} ({out.stat().st_size} bytes); check it with: optimize verify {out}"
+        )

@@ -15,6 +15,7 @@ from edgeopt.cli.options import (
     input_specs,
     parse_accuracy_budget,
     path_option,
+    task_option,
     trust_pickle_option,
     value_option,
 )
@@ -79,6 +80,7 @@ def _floats(text: str | None) -> list[float]:
 @path_option("-o", "--output", help="Output .pt2 (default: beside the input or edgeopt-out/).")
 @path_option("--json", "json_out", help="Also write the results as JSON here.")
 @input_option
+@task_option
 @trust_pickle_option
 @force_option
 def prune_cmd(
@@ -98,6 +100,7 @@ def prune_cmd(
     output,
     json_out,
     inputs,
+    task,
     trust_pickle,
     force,
 ) -> None:
@@ -125,7 +128,7 @@ def prune_cmd(
         force=force,
     )
     cfg.validate()
-    source = load_source(model, input_specs(inputs), trust_pickle)
+    source = load_source(model, input_specs(inputs), trust_pickle, task=task)
     prepare(source, cfg)
     if unstructured:
         click.echo(f"note: {CAVEAT}")

@@ -9,6 +9,7 @@ import click
 
 from edgeopt.cli.app import main
 from edgeopt.cli.options import NON_NEGATIVE, path_option, value_option
+from edgeopt.errors import UsageError
 
 BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
 
@@ -25,8 +26,15 @@ BUNDLE_SUFFIXES = (".tar.gz", ".tgz")
     "--rtol", type=NON_NEGATIVE, help="Tolerance relative to the output's largest magnitude."
 )
 @path_option("--report", help="Write the result as JSON here.")
-def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
-    """Verify a bundle from `optimize package` (every hash, then its samples on its runtime),
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="KEY.pub",
+    help="Bundles: the pinned public key; fail unless the bundle is signed by it.",
+)
+def verify_cmd(artifact, target, samples, data, atol, rtol, report, key) -> None:
+    """Verify a bundle from `optimize package` (safe unpacking, every hash, with --key its
+    signature, then its samples on edgeopt's own runtime; nothing from the bundle is executed),
     or run ARTIFACT on its target (arm: aarch64 under qemu) and compare with the reference run."""
     from edgeopt.cli.options import parse_positive
     from edgeopt.core.files import atomic_write_text
@@ -36,7 +44,11 @@ def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
     if artifact.name.endswith(BUNDLE_SUFFIXES):
         from edgeopt.package import verify_bundle
 
-        result = verify_bundle(artifact)
+        result = verify_bundle(artifact, key=key)
+    elif key:
+        raise UsageError(
+            "--key checks a bundle's signature", "give a .tar.gz bundle, or leave --key out"
+        )
     else:
         result = verify_path(artifact, target, samples, data, atol, rtol)
     if report:
@@ -46,6 +58,12 @@ def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
             f"verified bundle {artifact}: {result['files']} files intact, sample outputs match "
             f"on {result['runtime']['runtime']} {result['runtime']['version']}"
         )
+        if result.get("raw_samples"):
+            click.echo(
+                "raw-input samples match end to end (edgeopt's preprocessing and runtime; "
+                "the bundle's run.py is never executed)"
+            )
+        click.echo(_authenticity(result["authenticity"]))
     else:
         click.echo(
             f"verified {artifact} on {result.get('target') or target or 'its target'}: outputs "
@@ -53,3 +71,18 @@ def verify_cmd(artifact, target, samples, data, atol, rtol, report) -> None:
             f"rtol {result['tolerance']['rtol']:g}, {result['samples']} samples)"
         )
     click.echo(describe_result(result))
+
+
+def _authenticity(a: dict) -> str:
+    """What the check proves: hashes alone only catch accidents, anyone can re-hash a manifest."""
+    if a["checked"]:
+        return f"authenticity: signed by the key {a['key']} ({a['key_fingerprint']})"
+    if a["signed"]:
+        return (
+            f"authenticity NOT checked: signed by key {a['key_fingerprint']}, but no --key was "
+            "given to check it against (integrity against accidental damage only)"
+        )
+    return (
+        "authenticity NOT checked: the bundle is unsigned, so the hashes only show it was not "
+        "damaged by accident (anyone can re-hash a manifest); sign with package --sign KEY"
+    )

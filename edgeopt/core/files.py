@@ -96,8 +96,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
+    from edgeopt.core.fmt import size  # one way to print a size, everywhere
+
+    return size(n)

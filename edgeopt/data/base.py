@@ -19,6 +19,7 @@ class Dataset:
     labels: np.ndarray | None
     split: str = "all"
     class_names: list[str] | None = None
+    names: list[str] | None = None  # input names, when the data knows them (tokenized text)
 
     def __len__(self) -> int:
         return len(self.inputs[0])
@@ -30,6 +31,7 @@ class Dataset:
             None if self.labels is None else self.labels[idx],
             split or self.split,
             self.class_names,
+            self.names,
         )
 
     def batches(self, batch: int) -> list[list[np.ndarray]]:

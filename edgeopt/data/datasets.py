@@ -19,7 +19,10 @@ from edgeopt.data.base import EVAL_FRACTION, SPLIT_SEED, Dataset
 from edgeopt.errors import UsageError
 
 SPLITS = ("train", "calib", "eval", "all")
-KINDS_HINT = "sklearn:digits, npz:path.npz, py:path.py:function, images:DIR or skimage:photos"
+KINDS_HINT = (
+    "sklearn:digits, npz:path.npz, py:path.py:function, images:DIR, skimage:photos, "
+    "text:FILE, jsonl:FILE or csv:FILE?label=COLUMN"
+)
 
 SKLEARN_SETS = {
     "digits": "load_digits",
@@ -81,6 +84,9 @@ def load_dataset(spec: str, split: str = "eval", samples: int | None = None) -> 
     """
     if split not in SPLITS:
         raise UsageError(f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
+    from edgeopt.data.hf_folder import bind
+
+    spec = bind(spec)  # text and images of an hf: source: the spec names its tokenizer
     use_all = spec.endswith("@all")
     base = spec[: -len("@all")] if use_all else spec
     ds = dataclasses.replace(_load_raw_cached(base), spec=spec)
@@ -88,6 +94,12 @@ def load_dataset(spec: str, split: str = "eval", samples: int | None = None) -> 
         out = ds
         out.split = "all"
     else:
+        if len(ds) < 2:
+            raise UsageError(
+                f"{spec} holds {len(ds)} sample(s): too few to split into calibration and "
+                "evaluation samples that never overlap",
+                "give at least 2 samples (more for meaningful figures), or SPEC@all for eval data",
+            )
         train, ev = _split_indices(len(ds), ds.labels)
         if split == "eval":
             out = ds.take(ev, "eval")
@@ -96,7 +108,19 @@ def load_dataset(spec: str, split: str = "eval", samples: int | None = None) -> 
             if split == "calib":
                 perm = np.random.default_rng(SPLIT_SEED).permutation(len(out))
                 out = out.take(perm, "calib")
+    if not len(out):
+        raise UsageError(
+            f"the {split} split of {spec} is empty ({len(ds)} sample(s) in all)",
+            "give more samples (each split needs at least one), or use SPEC@all for eval data",
+        )
     if samples is not None:
+        if samples > len(out) and split in ("calib", "train"):
+            from edgeopt.core.progress import info
+
+            info(
+                f"[edgeopt] {spec}: {samples} {split} samples asked for, the {split} split has "
+                f"{len(out)} ({len(ds)} in all); using {len(out)}"
+            )
         out = out.take(slice(0, samples))
     return out
 
@@ -121,6 +145,14 @@ def _load_raw(spec: str) -> Dataset:
         from edgeopt.data import images
 
         return images.load_folder(rest) if kind == "images" else images.load_skimage(rest)
+    if kind in ("text", "jsonl"):
+        from edgeopt.data import text
+
+        return text.load(kind, rest)
+    if kind == "csv":
+        from edgeopt.data.tabular import load_csv
+
+        return _checked(load_csv(rest), False)
     raise UsageError(f"unknown dataset kind {kind!r} in {spec!r}", f"use {KINDS_HINT}")
 
 

@@ -34,9 +34,18 @@ SKIMAGE_PHOTOS = (
 def parse_options(rest: str) -> tuple[str, dict]:
     target, _, query = rest.partition("?")
     opts = {k: v[-1] for k, v in parse_qs(query).items()}
-    unknown = set(opts) - {"size", "mean", "std"}
+    unknown = set(opts) - {"size", "mean", "std", "processor"}
     if unknown:
-        raise UsageError(f"unknown image option {sorted(unknown)[0]!r}", "use size=, mean=, std=")
+        raise UsageError(
+            f"unknown image option {sorted(unknown)[0]!r}", "use size=, mean=, std= or processor="
+        )
+    if opts.get("processor"):  # an hf folder's image processor decides every step
+        from edgeopt.data.hf_folder import processor_config
+
+        return target, {
+            "processor": processor_config(Path(opts["processor"])),
+            "dir": opts["processor"],
+        }
     size = opts.get("size", "224")
     try:
         hw = tuple(int(v) for v in size.lower().split("x"))
@@ -53,8 +62,15 @@ def parse_options(rest: str) -> tuple[str, dict]:
 
 
 def to_array(images: list[np.ndarray], opts: dict) -> np.ndarray:
-    """Resize (bilinear) to size, scale to [0, 1], normalise: [N, H, W, 3] float32."""
+    """Resize (bilinear) to size, scale to [0, 1], normalise: [N, H, W, 3] float32.
+
+    With an hf image processor: its own steps, [N, 3, H, W] as the model takes them."""
     from PIL import Image
+
+    if opts.get("processor"):
+        from edgeopt.data.hf_folder import process_images
+
+        return process_images(images, opts["processor"])
 
     h, w = opts["size"]
     out = np.empty((len(images), h, w, 3), np.float32)
@@ -88,8 +104,33 @@ def load_folder(rest: str):
     labels = None
     if classes and all(p.parent != root for p in files):
         index = {c: i for i, c in enumerate(classes)}
+        if opts.get("processor"):
+            index, classes = _model_labels(root, classes, Path(opts["dir"]))
         labels = np.array([index[p.parent.relative_to(root).as_posix()] for p in files])
     return Dataset(f"images:{rest}", [to_array(images, opts)], labels, class_names=classes or None)
+
+
+def _model_labels(root: Path, folders: list[str], model_dir: Path):
+    """Sub-folder names mapped to the hf model's class ids (names or ids from config.json)."""
+    from edgeopt.data.hf_folder import label_set
+
+    known = label_set(model_dir)
+    if known is None:
+        raise UsageError(
+            f"{root} has class sub-folders but the model in {model_dir} has no label set",
+            "put the images directly in the folder, or use a classification model",
+        )
+    for f in folders:
+        if f not in known:
+            raise UsageError(
+                f"image folder {root / f}: {f!r} is not in the model's label set",
+                f"name sub-folders after the model's labels (config.json id2label), e.g. "
+                f"{', '.join(list(known)[:5])}",
+            )
+    names = {}
+    for name, i in known.items():
+        names.setdefault(i, name)
+    return {f: known[f] for f in folders}, [names[i] for i in sorted(names)]
 
 
 def load_skimage(rest: str):

@@ -12,13 +12,17 @@ from edgeopt.core.spec import TensorSpec, numpy_dtype
 from edgeopt.data.base import Dataset
 from edgeopt.data.datasets import DataRef, resolve_data
 from edgeopt.errors import UsageError
+from edgeopt.runtimes.base import batch_axes, sample_first_shape
 
 
 def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
     """Shape the dataset's arrays to the model's inputs (reshape per sample, cast dtype).
 
-    Fails before any timing or conversion when the sizes cannot match.
+    Fails before any timing or conversion when the sizes cannot match. Data that names its
+    arrays (tokenized text: input_ids, attention_mask, token_type_ids) gives each input its own.
     """
+    if ds.names and all(s.name in ds.names for s in specs):
+        ds = Dataset(ds.spec, [ds.inputs[ds.names.index(s.name)] for s in specs], ds.labels)
     if len(ds.inputs) != len(specs):
         raise UsageError(
             f"dataset {ds.spec} has {len(ds.inputs)} input array(s), "
@@ -26,8 +30,11 @@ def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
             "give one array per model input",
         )
     out = []
-    for arr, spec in zip(ds.inputs, specs):
-        per_sample = spec.shape[1:]
+    for arr, spec, axis in zip(ds.inputs, specs, batch_axes(specs)):
+        per_sample = per_sample_dims(spec, axis)
+        arr = np.asarray(arr)
+        if axis is None and arr.ndim == 0:  # one scalar for every sample
+            arr = np.full(len(ds), arr)
         arr = _channels_first(arr, per_sample)
         if all(isinstance(d, int) for d in per_sample):
             want = int(np.prod(per_sample)) if per_sample else 1
@@ -39,11 +46,29 @@ def fit_inputs(ds: Dataset, specs: list[TensorSpec]) -> list[np.ndarray]:
                     f"({want} values)",
                     "resize images with ?size=HxW (images:, skimage:)"
                     if ds.spec.startswith(("images:", "skimage:"))
+                    else "set ?max_length= to the model's fixed sequence length"
+                    if ds.spec.startswith(("text:", "jsonl:"))
                     else "use a dataset that matches the model's input, or check --input",
                 )
             arr = arr.reshape((len(arr), *per_sample))
         out.append(np.ascontiguousarray(arr.astype(caller_dtype(spec), copy=False)))
     return out
+
+
+def per_sample_dims(spec: TensorSpec, axis: int | None) -> list:
+    """One sample's dims: the spec without its batch axis (nothing for a scalar input)."""
+    if axis is None:
+        return []
+    return [d for i, d in enumerate(spec.shape) if i != axis]
+
+
+def describe_shapes(arrays: list[np.ndarray], specs: list[TensorSpec]) -> str:
+    """What was fed, for messages: `x 1x3x16x16 float32, sr scalar int64`."""
+    parts = []
+    for s, a in zip(specs, arrays):
+        shape = "x".join(map(str, np.shape(a))) or "scalar"
+        parts.append(f"{s.name} {shape} {np.asarray(a).dtype}")
+    return ", ".join(parts)
 
 
 def caller_dtype(spec: TensorSpec):
@@ -74,8 +99,11 @@ def random_inputs(
     """
     rng = np.random.default_rng(seed)
     out = []
-    for s in specs:
-        shape = s.concrete(batch=batch, **(dims or {}))
+    for s, axis in zip(specs, batch_axes(specs)):
+        # sample-first (see runtimes.base.batch_axes): the session moves samples into place
+        shape = sample_first_shape(s.concrete(batch=batch, **(dims or {})), axis, batch)
+        if axis is None:  # a scalar is a setting (a sample rate): one value for the batch
+            shape = ()
         dt = caller_dtype(s)
         if np.issubdtype(dt, np.floating):
             out.append(rng.standard_normal(shape).astype(dt))
@@ -85,6 +113,8 @@ def random_inputs(
             out.append(
                 _integer_input(s.name.lower(), shape, dt, rng, int(s.extra.get("max_value", 100)))
             )
+        if axis is None:
+            out[-1] = np.full(batch, out[-1])
     return out
 
 
@@ -111,10 +141,14 @@ def sample_arrays(
     if dataset:
         ds = resolve_data(dataset, "eval", samples=n)
         arrays = fit_inputs(ds, specs)
-        if len(arrays[0]) < n:  # a tiny dataset: repeat samples to fill the batch
-            arrays = [np.concatenate([a] * -(-n // len(a)))[:n] for a in arrays]
-        return arrays, f"{ds.spec} ({ds.split} split, {n} samples)"
+        # a tiny dataset is used as it is: repeating samples would only pretend to more
+        return arrays, f"{ds.spec} ({ds.split} split, {len(arrays[0])} samples)"
     if example is not None:
-        arrays = [np.concatenate([e] * -(-n // len(e)))[:n] if e.ndim else e for e in example]
-        return arrays, f"example inputs repeated to batch {n}"
-    return random_inputs(specs, n, seed), f"seeded random inputs (seed {seed}, batch {n})"
+        firsts = [
+            np.full(1, e) if ax is None and not np.ndim(e) else np.moveaxis(e, ax or 0, 0)
+            for e, ax in zip(map(np.asarray, example), batch_axes(specs))
+        ]
+        arrays = [np.concatenate([e] * -(-n // len(e)))[:n] for e in firsts]
+        return arrays, f"example inputs repeated to batch {n} ({describe_shapes(arrays, specs)})"
+    arrays = random_inputs(specs, n, seed)
+    return arrays, f"seeded random inputs (seed {seed}: {describe_shapes(arrays, specs)})"

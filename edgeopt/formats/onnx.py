@@ -36,13 +36,14 @@ class OnnxInspector:
         _load(path)
 
     def op_counts(self, path: Path) -> dict[str, int]:
-        return dict(Counter(n.op_type for n in _load(path).graph.node))
+        return dict(Counter(n.op_type for g in graphs(_load(path).graph) for n in g.node))
 
     def stats(self, path: Path) -> dict:
         m = _load(path)
+        every = list(graphs(m.graph))
         return {
-            "parameters": sum(int(np.prod(t.dims)) for t in m.graph.initializer),
-            "op_histogram": dict(Counter(n.op_type for n in m.graph.node).most_common()),
+            "parameters": sum(_weights(g) for g in every),
+            "op_histogram": dict(Counter(n.op_type for g in every for n in g.node).most_common()),
             "opset": {o.domain or "ai.onnx": o.version for o in m.opset_import},
             "producer": f"{m.producer_name} {m.producer_version}".strip(),
         }
@@ -50,15 +51,41 @@ class OnnxInspector:
     def precision(self, path: Path) -> str | None:
         from onnx import TensorProto
 
-        m = _load(path)
-        ops = {n.op_type for n in m.graph.node}
+        every = list(graphs(_load(path).graph))  # If/Loop bodies hold layers too
+        ops = {n.op_type for g in every for n in g.node}
+        inits = [t for g in every for t in g.initializer]
         if ops & INT8_OPS or any(
-            t.data_type in (TensorProto.INT8, TensorProto.UINT8) for t in m.graph.initializer
+            t.data_type in (TensorProto.INT8, TensorProto.UINT8) for t in inits
         ):
             return "int8"
-        if any(t.data_type == TensorProto.FLOAT16 for t in m.graph.initializer):
+        if any(t.data_type == TensorProto.FLOAT16 for t in inits):
             return "fp16"
         return "fp32"
+
+
+def graphs(graph):
+    """The graph and every subgraph inside it (If branches, Loop and Scan bodies), depth first."""
+    yield graph
+    for n in graph.node:
+        for a in n.attribute:
+            for sub in [a.g] if a.HasField("g") else list(a.graphs):
+                yield from graphs(sub)
+
+
+_FLOAT_TYPES = (1, 10, 11, 16)  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
+
+
+def _weights(graph) -> int:
+    """Values held by one graph: initializers and Constant nodes' tensors (older exporters and
+    other frameworks store weights as Constant nodes)."""
+    n = sum(int(np.prod(t.dims)) for t in graph.initializer)
+    for node in graph.node:
+        if node.op_type == "Constant":
+            for a in node.attribute:
+                # float tensors only: integer Constants are shapes and indices, not weights
+                if a.name == "value" and a.HasField("t") and a.t.data_type in _FLOAT_TYPES:
+                    n += int(np.prod(a.t.dims))
+    return n
 
 
 # ops that only appear in quantized graphs (QDQ, QOperator and dynamic quantization)

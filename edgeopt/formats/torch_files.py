@@ -23,19 +23,33 @@ class TorchArchiveInspector:
         return {}
 
 
-def _torch_format(name: str, description: str, suffixes: tuple[str, ...]) -> FormatSpec:
+def is_torchscript(path: Path) -> bool:
+    """A TorchScript archive by content: a zip holding the scripted code (`*/code/__torch__*`),
+    whatever its name (model zoos ship them as .pt, .pth or .jit)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/__torch__" in n for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _torch_format(name: str, description: str, suffixes: tuple[str, ...], sniff=None) -> FormatSpec:
     return FormatSpec(
         name=name,
         description=description,
         suffixes=suffixes,
         inspector=TorchArchiveInspector(),
         torch=True,
+        sniff=sniff,
     )
 
 
 SPECS = (
     _torch_format("torch-export", "torch.export program (.pt2)", (".pt2",)),
-    _torch_format("torchscript", "TorchScript archive (.ts)", (".ts",)),
+    # a .pt/.pth file is loaded as TorchScript first (models.torch_files), pickle second
+    _torch_format(
+        "torchscript", "TorchScript archive (.ts, .jit)", (".ts", ".jit"), sniff=is_torchscript
+    ),
     _torch_format(
         "torch", "PyTorch pickle (.pt, .pth; TorchScript when it is one)", (".pt", ".pth")
     ),

@@ -26,6 +26,8 @@ class SourceModel:
     task: str | None = None
     example: list[np.ndarray] | None = None  # example inputs given by a factory
     artifact: Artifact | None = None  # the sidecar when the file is one of ours
+    preprocessing: dict | None = None  # what raw inputs need (tokenizer, image processor)
+    digest: str | None = None  # content hash when no single file identifies the source
 
     @property
     def is_torch(self) -> bool:
@@ -37,4 +39,6 @@ class SourceModel:
             from edgeopt.core.files import sha256_file
 
             d["sha256"] = sha256_file(self.path)
+        elif self.digest:
+            d["sha256"] = self.digest
         return d

@@ -24,12 +24,23 @@ def load_source(
     input_specs: list[TensorSpec] | None = None,
     trust_pickle: bool = False,
     factory_args: dict | None = None,
+    task: str | None = None,
 ) -> SourceModel:
-    """Resolve `ref` (see README: built-in names, file.py:factory, pkg.mod:factory, files).
+    """Resolve `ref` (see README: built-in names, hf:DIR, file.py:factory, pkg.mod:factory,
+    files).
 
-    `factory_args` are keyword arguments for a factory (e.g. a module class's constructor).
+    `factory_args` are keyword arguments for a factory (e.g. a module class's constructor);
+    `task` overrides the task of an hf: folder.
     """
     ref = ref.strip()
+    if ref.startswith("hf:"):
+        from edgeopt.models.hf import load_hf_source
+
+        return load_hf_source(ref, input_specs, task)
+    if task:
+        raise UsageError(
+            f"a task (--task, [model] task) applies to hf: folders, not {ref}", "leave it out"
+        )
     if ref.startswith("builtin:"):
         return _builtin(ref[len("builtin:") :], input_specs)
     from edgeopt.models.builtin import BUILTINS
@@ -44,10 +55,13 @@ def load_source(
         raise UsageError(
             f"model not found: {ref}",
             f"give a model file ({_source_suffixes()}), a built-in name "
-            "(see `optimize models`), or path/to/file.py:factory",
+            "(see `optimize models`), hf:DIR, or path/to/file.py:factory",
         )
     if path.is_dir():
-        raise UsageError(f"{ref} is a folder, not a model file", "point at the model file itself")
+        raise UsageError(
+            f"{ref} is a folder, not a model file",
+            f"point at the model file itself, or write hf:{ref} for a Hugging Face model folder",
+        )
     spec = spec_of(path)
     if spec is not None and spec.torch:
         return load_torch_file(path, spec, input_specs, trust_pickle)

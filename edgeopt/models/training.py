@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgeopt.core.progress import task
 from edgeopt.metrics.accuracy import check_labels
 
 
@@ -32,19 +33,26 @@ def train_model(
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     with torch.no_grad():
         check_labels(y, model.eval()(xt[:1]).shape[1], "the fine-tuning data")
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(len(xt), generator=gen).split(batch):
-            logits = model(xt[idx])
-            loss = nn.functional.cross_entropy(logits, yt[idx])
-            if teacher is not None:
-                with torch.no_grad():
-                    soft = torch.softmax(teacher(xt[idx]) / 2.0, dim=1)
-                loss = loss + nn.functional.kl_div(
-                    torch.log_softmax(logits / 2.0, dim=1), soft, reduction="batchmean"
-                )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
+    with task(f"fine-tune {len(xt)} samples", total=epochs, unit="epochs") as bar:
+        for _ in range(epochs):
+            _epoch(model, opt, xt, yt, batch, gen, teacher)
+            sched.step()
+            bar.advance()
     return model.eval()
+
+
+def _epoch(model, opt, xt, yt, batch: int, gen, teacher) -> None:
+    """One pass over the data in shuffled batches."""
+    model.train()
+    for idx in torch.randperm(len(xt), generator=gen).split(batch):
+        logits = model(xt[idx])
+        loss = nn.functional.cross_entropy(logits, yt[idx])
+        if teacher is not None:
+            with torch.no_grad():
+                soft = torch.softmax(teacher(xt[idx]) / 2.0, dim=1)
+            loss = loss + nn.functional.kl_div(
+                torch.log_softmax(logits / 2.0, dim=1), soft, reduction="batchmean"
+            )
+        opt.zero_grad()
+        loss.backward()
+        opt.step()

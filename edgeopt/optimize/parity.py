@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edgeopt.core import fmt
 from edgeopt.errors import ParityError
 from edgeopt.metrics.compare import compare_outputs
 from edgeopt.runtimes.base import Session
@@ -117,7 +118,7 @@ def _run(session: Session, inputs: list[np.ndarray], described: str, which: str)
 def summary_line(result: dict) -> str:
     parts = []
     for name, s in result["outputs"].items():
-        txt = f"{name}: max_abs={s.get('max_abs', float('nan')):.2e} cos={s.get('cosine', float('nan')):.6f}"
+        txt = f"{name}: max_abs={s.get('max_abs', float('nan')):.2e} cos={fmt.number(s.get('cosine'))}"
         if "top1_agreement" in s:
             txt += f" top1={s['top1_agreement']:.3f}"
         parts.append(txt)

@@ -22,6 +22,10 @@ from edgeopt.data import sample_arrays
 from edgeopt.errors import UsageError
 from edgeopt.formats import companion_files, format_of, names
 from edgeopt.optimize.parity import Tolerance
+from edgeopt.package.manifest import SIGNATURE, manifest_problems
+from edgeopt.package.raw import preprocessing_of
+from edgeopt.package.raw import stage as stage_raw
+from edgeopt.package.signing import load_private_key, sign_manifest
 from edgeopt.runtimes import RUNTIMES, open_session, runtimes_for
 from edgeopt.runtimes.base import PARITY_OPTIONS
 from edgeopt.targets.registry import get_target
@@ -39,6 +43,7 @@ class PackageConfig:
     recipe: Path | None = None
     force: bool = False
     extra_files: list[Path] = field(default_factory=list)
+    sign: Path | None = None  # an Ed25519 private key (optimize keygen): adds manifest.json.sig
 
 
 def bundle_tolerance(precision: str) -> Tolerance:
@@ -81,6 +86,7 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
     if not out.name.endswith((".tar.gz", ".tgz")):
         raise UsageError(f"bundle name {out} should end in .tar.gz", "e.g. -o model-cpu.tar.gz")
     check_writable([out], cfg.force)
+    key = load_private_key(cfg.sign) if cfg.sign else None  # a bad key stops before any work
     fmt = format_of(path)
     runtimes = runtimes_for(path)
     if not runtimes:
@@ -118,7 +124,7 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
             },
             "inputs": in_specs,
             "outputs": out_specs,
-            "preprocessing": _preprocessing(art),
+            "preprocessing": _preprocessing(art),  # raw-input entry: see package.raw
             "samples": {
                 "inputs": "samples/inputs.npz",
                 "reference_outputs": "samples/reference_outputs.npz",
@@ -146,6 +152,9 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
                 root / "samples/reference_outputs.npz",
                 **{s["name"]: o for s, o in zip(out_specs, outputs)},
             )
+            prep = preprocessing_of(path)
+            if prep:  # tokenizer or image processor files, raw samples and their references
+                manifest["preprocessing"] = stage_raw(prep, root, session, in_specs, out_specs)
             shutil.copy2(RUNNER, root / "run.py")
             for f in cfg.extra_files:
                 shutil.copy2(f, root / f.name)
@@ -154,7 +163,13 @@ def build_bundle(path: Path, cfg: PackageConfig) -> Path:
                 for p in sorted(root.rglob("*"))
                 if p.is_file()
             }
-            _write_tar(root, manifest, out)
+            problems = manifest_problems(manifest)  # what verify and run.py will refuse
+            if problems:
+                raise UsageError(
+                    f"cannot package {path.name}: {'; '.join(problems)}",
+                    "rename the files so their names are plain relative paths",
+                )
+            _write_tar(root, manifest, out, key)
     return out
 
 
@@ -188,16 +203,23 @@ def _preprocessing(art: Artifact | None) -> dict:
     return {"note": "not recorded: feed inputs exactly as the model's input spec says"}
 
 
-def _write_tar(root: Path, manifest: dict, out: Path) -> None:
+def _write_tar(root: Path, manifest: dict, out: Path, key=None) -> None:
+    """manifest.json first and its signature second, so verify reads and checks both before
+    unpacking any other member."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     tmp = Path(tmp_name)
     try:
         with open(fd, "wb") as fh, tarfile.open(fileobj=fh, mode="w:gz") as tar:
             data = json.dumps(manifest, indent=2, default=str).encode()
-            info = tarfile.TarInfo("manifest.json")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            head = {"manifest.json": data}
+            if key is not None:  # signs the manifest exactly as stored
+                head[SIGNATURE] = sign_manifest(key, data)
+            for name, blob in head.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(blob)
+                info.mode = 0o644
+                tar.addfile(info, io.BytesIO(blob))
             for p in sorted(root.rglob("*")):
                 if p.is_file():
                     tar.add(p, arcname=str(p.relative_to(root)))

@@ -68,6 +68,8 @@ def source_id(source) -> str:
     """What identifies a source's content: file hash, built-in weights hash, or its reference."""
     if source.path is not None:
         return sha256_file(source.path)
+    if source.digest:  # a model folder (hf:DIR): its files' hash
+        return source.digest
     if source.ref.startswith("builtin:"):
         from edgeopt.models.builtin import get_builtin
 
@@ -83,7 +85,7 @@ class Builder:
         self.recipe = recipe
         self.cache = cache
         specs = [parse_input_spec(s) for s in recipe.inputs] or None
-        self.source = load_source(recipe.model, specs)
+        self.source = load_source(recipe.model, specs, task=recipe.task)
         self.source_id = source_id(self.source)
         self.run_data = RunData.resolve(recipe, self.source.dataset)
         self.data = self.run_data.specs()
@@ -185,6 +187,8 @@ class Builder:
         t = get_target(target)
         first = cands[0] if cands else None
         fmt = t.export_format(first.format) if first else t.formats[0]
+        if not self.source.is_torch and self.source.format in t.formats:
+            fmt = self.source.format  # a model file's baseline is the file itself
         return Candidate(target, fmt, threads=first.threads if first else None)
 
     def build_into(
@@ -259,9 +263,11 @@ class Builder:
         return self._step(built, "prune", self.source_id, params, make, cfg)
 
     def _export(self, source, cfg, d: Path) -> Path:
-        from edgeopt.optimize.export import export_model
+        from edgeopt.optimize.export import export_model, take_file
 
         out = d / cfg.output.name
+        if not source.is_torch and source.format == cfg.to:
+            return take_file(source, out)  # a model file in the wanted format: the file itself
         export_model(source, dataclasses.replace(cfg, output=out))
         return out
 

@@ -5,6 +5,7 @@ name = "digits-cnn"
 [model]
 source = "builtin:digits-cnn"          # any model reference `optimize export` takes
 inputs = []                            # optional --input style specs
+# task = "text-classification"        # hf:DIR sources only: the task (default: config.json)
 [data]                                 # default: the model's own dataset
 evaluation = "sklearn:digits"          # eval split
 calibration = "sklearn:digits"         # calib split (never overlaps eval)
@@ -58,7 +59,7 @@ TOP_KEYS = {
     "metrics",
 }
 SECTION_KEYS = {
-    "model": {"source", "inputs"},
+    "model": {"source", "inputs", "task"},
     "data": {"evaluation", "calibration", "training"},
     "prune": {"epochs", "distill"},
     "bench": {"max_time", "min_samples", "threads", "rel_ci"},
@@ -83,6 +84,7 @@ def _is_positive(v) -> bool:  # a finite number > 0 (NaN fails the comparison)
 # (section, key) -> (check, what the value must be): every value is checked before any work
 VALUE_RULES = {
     ("model", "source"): (_is_str, "a model reference string"),
+    ("model", "task"): (_is_str, 'a task name for hf: folders, e.g. "text-classification"'),
     ("model", "inputs"): (
         lambda v: isinstance(v, list) and all(map(_is_str, v)),
         'a list of --input strings, e.g. ["x:batchx3x224x224:float32"]',
@@ -170,6 +172,7 @@ class Recipe:
     name: str
     model: str
     inputs: list[str] = field(default_factory=list)
+    task: str | None = None  # hf: folders: the task, overriding config.json
     data: dict = field(default_factory=dict)
     prune: dict = field(default_factory=dict)
     bench: dict = field(default_factory=dict)
@@ -179,6 +182,7 @@ class Recipe:
     auto: set[str] = field(default_factory=set)  # targets whose routes come from the search
     search: dict = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # output name -> quality kind
+    devices: dict[str, str] = field(default_factory=dict)  # target -> device that times it
 
     @property
     def targets(self) -> list[str]:
@@ -311,6 +315,7 @@ def load_recipe(path: Path | None) -> Recipe:
         raise UsageError("recipe has no [candidates.TARGET] table", "add e.g. [candidates.cpu]")
     candidates: dict[str, list[Candidate]] = {}
     auto: set[str] = set()
+    devices: dict[str, str] = {}
     for target, grid in grids.items():
         if target not in TARGETS:
             raise UsageError(
@@ -318,7 +323,12 @@ def load_recipe(path: Path | None) -> Recipe:
                 f"valid targets: {', '.join(TARGETS)}",
             )
         where = f"[candidates.{target}]"
-        _check_keys(grid, GRID_KEYS | {"routes"}, where)
+        _check_keys(grid, GRID_KEYS | {"routes", "device"}, where)
+        if "device" in grid:  # timed on this registered board (optimize devices add)
+            if not isinstance(grid["device"], str) or not grid["device"]:
+                raise UsageError(f"device in {where} must be a device name", 'device = "pi4"')
+            devices[target] = grid["device"]
+            grid = {k: v for k, v in grid.items() if k != "device"}
         if grid.get("routes", AUTO if not grid else None) == AUTO:
             if set(grid) - {"routes"}:
                 raise UsageError(
@@ -347,6 +357,7 @@ def load_recipe(path: Path | None) -> Recipe:
         name=safe_name(doc["name"]) if "name" in doc else _name_from_stem(path.stem),
         model=model,
         inputs=list(doc.get("model", {}).get("inputs", [])),
+        task=doc.get("model", {}).get("task"),
         data=doc.get("data", {}),
         prune=doc.get("prune", {}),
         bench=doc.get("bench", {}),
@@ -356,4 +367,5 @@ def load_recipe(path: Path | None) -> Recipe:
         auto=auto,
         search=doc.get("search", {}),
         kinds=dict(kinds),
+        devices=devices,
     )

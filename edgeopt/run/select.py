@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from edgeopt.core import fmt
 from edgeopt.metrics.quality import QUALITY_KEYS, QualityReport
 
 
@@ -94,8 +95,8 @@ def choose(rows: list[dict]) -> tuple[dict | None, str]:
         if best is fastest:
             return best, f"fastest of {len(ok)} candidate(s) meeting every budget"
         return best, (
-            f"chosen over {fastest['name']} (median {_fmt(fastest['metrics']['p50_ms'])} ms vs "
-            f"{_fmt(best['metrics']['p50_ms'])} ms): their latency intervals overlap, so the "
+            f"chosen over {fastest['name']} (median {fmt.latency_ms(fastest['metrics']['p50_ms'])} "
+            f"vs {fmt.latency_ms(best['metrics']['p50_ms'])}): their latency intervals overlap, so the "
             f"smaller, more accurate one of {len(tied)} tied candidate(s) meeting every budget"
         )
     if not rows:

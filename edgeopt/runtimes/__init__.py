@@ -67,7 +67,23 @@ def open_session(
             f"runtime {runtime!r} cannot run {spec.name} models",
             f"use one of: {', '.join(choices)}",
         )
-    return load(RUNTIMES[runtime].session)(path, options)
+    session = load(RUNTIMES[runtime].session)(path, options)
+    _declare(session, path)
+    return session
+
+
+def _declare(session: Session, path: Path) -> None:
+    """Hand the session its sidecar's specs: they say where each input's batch lies when the
+    file itself leaves it anonymous (see runtimes.base.batch_axes)."""
+    from edgeopt.artifacts.artifact import Artifact
+
+    try:
+        art = Artifact.load(path)
+    except Exception:  # a damaged sidecar is reported by the steps that need it
+        return
+    if art is not None:
+        session.declared_inputs = art.inputs or None
+        session.declared_outputs = art.outputs or None
 
 
 def default_runtime(fmt: str) -> str:

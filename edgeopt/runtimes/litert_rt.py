@@ -33,9 +33,8 @@ class LiteRTSession(Session):
         self._in, self._out = self._ordered_details()
         self.inputs = _named(path, "inputs", [_spec(d) for d in self._in])
         self.outputs = _named(path, "outputs", [_spec(d) for d in self._out])
-        self._batch = (
-            int(self._in[0]["shape"][0]) if self._in and len(self._in[0]["shape"]) else None
-        )
+        shaped = [d for d in self._in if len(d["shape"])]
+        self._batch = int(shaped[0]["shape"][0]) if shaped else None
         self._shapes = {d["index"]: list(d["shape"]) for d in self._in}
         self._current = self._batch
         self.fixed_batch = None  # resized on demand; falls back to chunks if resizing fails
@@ -83,20 +82,36 @@ class LiteRTSession(Session):
     def _set_batch(self, n: int) -> None:
         for d in self._in:
             shape = list(self._shapes[d["index"]])
+            if not shape:  # a scalar input has no batch
+                continue
             shape[0] = n
             self.interp.resize_tensor_input(d["index"], shape)
         self.interp.allocate_tensors()
         self._current = n
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
-        n = len(arrays[0])
+        n = next((len(a) for a in arrays if np.ndim(a)), 1)
         if self._batch is not None and not self._resize(n):
             self.fixed_batch = self._batch
             return self.run(arrays)
         for d, a in zip(self._in, arrays):
             self.interp.set_tensor(d["index"], _quantize(a, d))
         self.interp.invoke()
-        return [_dequantize(self.interp.get_tensor(d["index"]), d) for d in self._out]
+        outs = [_dequantize(self.interp.get_tensor(d["index"]), d) for d in self._out]
+        if self._batch is not None and n != self._batch and self._batch_baked_in(outs, n):
+            self.fixed_batch = self._batch  # one exported batch at a time from now on
+            self._set_batch(self._batch)
+            return self.run(arrays)
+        return outs
+
+    def _batch_baked_in(self, outs: list[np.ndarray], n: int) -> bool:
+        """A graph whose RESHAPE ops hard-code the exported batch resizes without error but
+        folds the samples into another dim ([1, 57344, 16] for 64 x [1, 896, 16]): an output
+        that had the exported batch on axis 0 must now have n there."""
+        return any(
+            len(d["shape"]) and int(d["shape"][0]) == self._batch and (o.ndim == 0 or len(o) != n)
+            for d, o in zip(self._out, outs)
+        )
 
 
 def _named(path: Path, which: str, specs: list[TensorSpec]) -> list[TensorSpec]:

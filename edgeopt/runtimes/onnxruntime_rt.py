@@ -41,7 +41,7 @@ class OnnxRuntimeSession(Session):
             self.sess = ort.InferenceSession(self._model_source(path), so, providers=providers)
         except Exception as e:
             raise UsageError(
-                f"ONNX Runtime cannot load {path}: {first_line(e, 300, with_type=False)}",
+                f"ONNX Runtime cannot load {path.name}: {_load_cause(e)}",
                 "check the file is a complete ONNX model (optimize inspect shows what it holds)",
             ) from e
         self.providers = self.sess.get_providers()
@@ -97,9 +97,13 @@ class OnnxRuntimeSession(Session):
         return ["CPUExecutionProvider"]
 
     def _fixed_from_shape(self) -> None:
-        first = self.inputs[0].shape if self.inputs else []
-        if first and isinstance(first[0], int):
-            self.fixed_batch = first[0]
+        from edgeopt.runtimes.base import batch_axes
+
+        for spec, ax in zip(self.inputs, batch_axes(self.inputs)):
+            if ax is not None:  # the first input that has a batch (scalars have none)
+                if isinstance(spec.shape[ax], int):
+                    self.fixed_batch = spec.shape[ax]
+                return
 
     @property
     def version(self) -> str:
@@ -115,6 +119,19 @@ class OnnxRuntimeSession(Session):
 
     def _run(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         return self.sess.run(None, dict(zip(self._names, arrays)))
+
+
+def _load_cause(e: Exception, limit: int = 400) -> str:
+    """ORT's load error without its path preamble, and never cut before the cause: an invalid
+    graph names the node first and says what is wrong with it at the end."""
+    import re
+
+    msg = first_line(e, 4000, with_type=False)
+    msg = re.sub(r"^\[ONNXRuntimeError\] : \d+ : ", "", msg)
+    msg = re.sub(r"Load model from .*? failed:\s*", "", msg)
+    if len(msg) <= limit:
+        return msg
+    return f"{msg[: limit // 3]} ... {msg[-(limit - limit // 3) :]}"
 
 
 def _ort_dtype(t: str) -> str:

@@ -59,9 +59,13 @@ class OpenVINOSession(Session):
         self.request = self.compiled.create_infer_request()
         self.inputs = [_spec(p, i) for i, p in enumerate(self.compiled.inputs)]
         self.outputs = [_spec(p, i) for i, p in enumerate(self.compiled.outputs)]
-        first = self.inputs[0].shape if self.inputs else []
-        if first and isinstance(first[0], int) and not self.inputs[0].dynamic_dims:
-            self.fixed_batch = first[0]
+        from edgeopt.runtimes.base import batch_axes
+
+        for spec, ax in zip(self.inputs, batch_axes(self.inputs)):
+            if ax is not None:  # the first input that has a batch (scalars have none)
+                if isinstance(spec.shape[ax], int) and not spec.dynamic_dims:
+                    self.fixed_batch = spec.shape[ax]
+                break
 
     @property
     def version(self) -> str:
@@ -82,7 +86,25 @@ def _spec(port, i: int) -> TensorSpec:
     names = port.get_names()
     name = sorted(names)[0] if names else f"port_{i}"
     ps = port.get_partial_shape()
+    batch = _layout_batch(port)
+    if batch is None:
+        batch = 0
     shape = [
-        d.get_length() if d.is_static else ("batch" if k == 0 else "?") for k, d in enumerate(ps)
+        d.get_length() if d.is_static else ("batch" if k == batch else "?")
+        for k, d in enumerate(ps)
     ]
     return TensorSpec(name, shape, port.get_element_type().to_dtype().name)
+
+
+def _layout_batch(port) -> int | None:
+    """The batch axis an input's OpenVINO layout names (our export sets one for inputs whose
+    batch is not on axis 0); None when it names none."""
+    try:
+        import openvino as ov
+
+        layout = port.get_node().get_layout()
+        if ov.layout_helpers.has_batch(layout):
+            return int(ov.layout_helpers.batch_idx(layout))
+    except Exception:  # outputs and older releases have no parameter layout
+        return None
+    return None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeopt.artifacts.artifact import Artifact, artifact_files, publish_artifact
 from edgeopt.core.files import check_writable, publish, sha256_file, staging_dir
+from edgeopt.core.spec import TensorSpec, reconcile_inputs
 from edgeopt.data import DataRef, data_ref_name, sample_arrays
 from edgeopt.errors import UsageError
 from edgeopt.formats import content_precision, format_of, names
@@ -30,6 +32,7 @@ class CompileOptions:
     atol: float | None = None
     rtol: float | None = None
     verify: bool = True
+    inputs: list[TensorSpec] | None = None  # --input: shapes to fix in the compiled model
 
 
 @dataclass
@@ -89,6 +92,7 @@ class Produces:
 class Target(ABC):
     """A kind of device: the formats it takes, how to compile for it, how to run it."""
 
+    reshapes: tuple[str, ...] = ()  # formats whose input shapes compile --input may fix
     name: str = ""
     description: str = ""
     produces: dict[str, Produces] = {}  # input format -> what compile writes from it
@@ -146,6 +150,15 @@ class Target(ABC):
         options = options or CompileOptions()
         art = load_input(Path(path))
         self.check_format(art)
+        if options.inputs:
+            if art.format not in self.reshapes:
+                raise UsageError(
+                    f"--input cannot reshape {art.format} artifacts for target {self.name}",
+                    f"export with --input (or --static) instead; compile --input reshapes "
+                    f"{', '.join(self.reshapes) or 'no format'} artifacts here",
+                )
+            given = reconcile_inputs(art.inputs, options.inputs, art.path.name)
+            options = dataclasses.replace(options, inputs=given)
         folder = Path(options.output_dir or art.path.parent)
         with staging_dir(folder / f"{art.path.stem}.{self.name}") as tmp:
             outputs = self._compile(art, options, tmp)
@@ -251,7 +264,13 @@ def parity(
     """Compare a compiled file with its input on the same samples; raises ParityError."""
     ref = open_session(parent.path, options=PARITY_OPTIONS)
     cand = open_session(staged, runtime, candidate_options or PARITY_OPTIONS)
-    inputs, described = sample_inputs(parent, options.samples, options.data, ref.inputs)
+    specs = options.inputs or ref.inputs  # --input fixes shapes the parent leaves open
+    inputs, described = sample_inputs(
+        parent if not options.inputs else dataclasses.replace(parent, inputs=None),
+        options.samples,
+        options.data,
+        specs,
+    )
     tol = Tolerance.for_precision(precision, options.atol, options.rtol)
     names = [o.name for o in parent.outputs] or None
     return check_parity(ref, cand, inputs, tol, names, described)

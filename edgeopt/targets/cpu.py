@@ -123,6 +123,7 @@ class CpuTarget(Target):
     execution_precisions = {"openvino": ("f32", "bf16", "f16")}
     precisions = ("fp32", "bf16", "int8")
     runtimes = ("onnxruntime", "openvino", "litert")
+    reshapes = ("openvino",)
 
     def auto_routes(self, traits: ModelTraits) -> list[dict]:
         """Each runtime's own best routes for this model's content and this CPU's precisions.
@@ -245,7 +246,18 @@ class CpuTarget(Target):
         with step(f"cpu: OpenVINO compile ({hint}, {prec}) -> {final.name}"):
             try:
                 with quiet():
-                    compiled = ov.Core().compile_model(str(art.path), "CPU", config)
+                    core = ov.Core()
+                    model = core.read_model(str(art.path))
+                    if options.inputs:  # --input: the blob is specialised to these shapes
+                        model.reshape(
+                            {
+                                s.name: ov.PartialShape(
+                                    [d if isinstance(d, int) else -1 for d in s.shape]
+                                )
+                                for s in options.inputs
+                            }
+                        )
+                    compiled = core.compile_model(model, "CPU", config)
                     blob = compiled.export_model()
             except Exception as e:
                 raise ConversionError(
@@ -274,6 +286,9 @@ class CpuTarget(Target):
             "an OpenVINO CPU blob is tied to this OpenVINO version and CPU family; "
             "import it with the recorded PERFORMANCE_HINT/INFERENCE_PRECISION_HINT"
         )
+        if options.inputs:
+            new.inputs = list(options.inputs)
+            new.params["inputs"] = [str(s) for s in options.inputs]
         self._verify(art, staged, new, options)
         return [Output(staged, final, new)]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeopt.core import fmt
 from edgeopt.errors import EdgeoptError, UsageError
 from edgeopt.optimize.parity import Tolerance, check_parity
 from edgeopt.runtimes import open_session
@@ -117,7 +118,7 @@ def describe_result(result: dict) -> str:
     lines = []
     for name, s in result["outputs"].items():
         lines.append(
-            f"  {name}: max_abs={s.get('max_abs', np.nan):.3g} cos={s.get('cosine', np.nan):.6f}"
+            f"  {name}: max_abs={s.get('max_abs', np.nan):.3g} cos={fmt.number(s.get('cosine'))}"
             + (f" top1={s['top1_agreement']:.3f}" if "top1_agreement" in s else "")
         )
     emu = result.get("emulation")

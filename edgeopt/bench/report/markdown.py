@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from edgeopt.bench.gate import describe_decision, fmt_value
 from edgeopt.bench.report.text import COLUMNS, cell, rows
+from edgeopt.core import fmt
+
+
+def _load(load) -> str:
+    """The 1-minute load average of a (1, 5, 15) triple."""
+    return fmt.number(load[0]) if load else "-"
 
 
 def render_markdown(results: dict) -> str:
@@ -17,9 +23,9 @@ def render_markdown(results: dict) -> str:
     m = results["machine"]
     s = results["settings"]
     lines.append(
-        f"Machine: {m.get('cpu')}, {m.get('usable_cores')} usable core(s), load "
-        f"{m.get('load_start')} -> {m.get('load_end')}; batch {s['batch']}, threads "
-        f"{s['threads'] or 'runtime default'}; 95% confidence intervals."
+        f"Machine: {m.get('cpu')}, {m.get('usable_cores')} usable core(s), 1-min load "
+        f"{_load(m.get('load_start'))} -> {_load(m.get('load_end'))}; batch {s['batch']}, "
+        f"threads {s['threads'] or 'runtime default'}; 95% confidence intervals."
     )
     lines.append("")
     if g:

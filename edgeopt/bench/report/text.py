@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+from edgeopt.core import fmt
+
 
 def clean(obj):
     """JSON-safe copy: inf/nan -> None, numpy scalars -> Python numbers."""
@@ -23,18 +25,8 @@ def render_json(results: dict) -> str:
     return json.dumps(clean(results), indent=1, allow_nan=False) + "\n"
 
 
-def fnum(v, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float) and math.isinf(v):
-        return "inf"
-    return f"{v:.{digits}g}"
-
-
 def ci_text(ci) -> str:
-    if not ci:
-        return "-"
-    return f"[{fnum(ci[0])}, {fnum(ci[1])}]"
+    return fmt.interval(ci)
 
 
 def rows(results: dict) -> list[dict]:
@@ -63,6 +55,7 @@ def rows(results: dict) -> list[dict]:
                 "throughput": (a.get("throughput") or {}).get("samples_per_s"),
                 "top1": acc.get("top1"),
                 "agree": (acc.get("vs_reference") or {}).get("top1_agreement"),
+                "cosine": _cosine(acc),
                 "size_mb": (a.get("size") or {}).get("total_bytes", 0) / 1048576
                 if a.get("size")
                 else None,
@@ -76,6 +69,16 @@ def rows(results: dict) -> list[dict]:
             }
         )
     return out
+
+
+def _cosine(acc: dict) -> float | None:
+    """Output cosine to the reference: a regression model has no top-1 agreement, and a
+    broken int8 file must show in the table, not only in --json."""
+    vs = acc.get("vs_reference") or {}
+    if vs.get("cosine") is not None:
+        return vs["cosine"]
+    first = next(iter((acc.get("quality") or {}).values()), {})
+    return first.get("cosine_mean")
 
 
 COLUMNS = [
@@ -93,6 +96,7 @@ COLUMNS = [
     ("throughput", "samples/s"),
     ("top1", "top-1"),
     ("agree", "agree"),
+    ("cosine", "cos"),
     ("size_mb", "MB"),
     ("mem_mb", "peak MB"),
     ("load_s", "load s"),
@@ -100,13 +104,30 @@ COLUMNS = [
 ]
 
 
+# how each column reads: latencies in ms (the unit is in the header), 3 significant digits
+CELL_FORMAT = {
+    "n": fmt.count,
+    "p50_ci": fmt.interval,
+    "p90_ci": fmt.interval,
+    "ratio": fmt.ratio,
+    "ratio_ci": lambda ci: fmt.interval(ci, fmt.ratio),
+    "cv": lambda v: fmt.percent(v, 2),
+    "throughput": lambda v: fmt.sig(v, 3),
+    "top1": fmt.percent,
+    "agree": fmt.percent,
+    "cosine": lambda v: "-" if v is None else f"{v:.4f}",
+    "size_mb": lambda v: fmt.sig(v, 3),
+    "gzip_mb": lambda v: fmt.sig(v, 3),
+    "mem_mb": lambda v: fmt.sig(v, 3),
+    "load_s": lambda v: fmt.sig(v, 2),
+}
+
+
 def cell(key: str, v) -> str:
-    if key.endswith("_ci"):
-        return ci_text(v)
-    if key == "cv":
-        return "-" if v is None else f"{v:.1%}"
+    if key in CELL_FORMAT:
+        return CELL_FORMAT[key](v)
     if isinstance(v, float):
-        return fnum(v)
+        return fmt.sig(v, 3)
     return "-" if v is None else str(v)
 
 

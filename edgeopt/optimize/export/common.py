@@ -58,17 +58,23 @@ def sample_inputs(source, batch: int, data: DataRef = None, seed: int = 0):
 def torch_example(source, batch: int, data: DataRef = None) -> tuple:
     import torch
 
+    from edgeopt.runtimes.base import model_layout
+
     arrays, _ = sample_inputs(source, batch, data)
-    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
+    return tuple(
+        torch.from_numpy(np.ascontiguousarray(a)) for a in model_layout(source.inputs, arrays)
+    )
 
 
 def static_specs(source, cfg: ExportConfig) -> list[TensorSpec]:
     """The input specs of a static export: every dim fixed as the data (or example) has it,
     at the deployment batch; the sidecar then describes the file as it is."""
+    from edgeopt.runtimes.base import model_layout
+
     arrays, _ = sample_inputs(source, cfg.batch, cfg.data)
     return [
         TensorSpec(s.name, list(a.shape), s.dtype, dict(s.extra))
-        for s, a in zip(source.inputs, arrays)
+        for s, a in zip(source.inputs, model_layout(source.inputs, arrays))
     ]
 
 

@@ -54,7 +54,9 @@ class OnnxExporter:
                 with quiet():
                     _legacy(call, source, cfg)
             except Exception as leg_err:
-                if isinstance(leg_err, OSError):  # a full or read-only disk is not the model's fault
+                if isinstance(
+                    leg_err, OSError
+                ):  # a full or read-only disk is not the model's fault
                     raise leg_err from dyn_err
                 ops = unsupported_ops(leg_err, dyn_err)
                 what = (

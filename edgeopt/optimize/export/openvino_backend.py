@@ -29,15 +29,21 @@ class OpenVINOExporter:
             # torch.export programs convert with every dim dynamic: pin all but the dynamic ones
             model.reshape(dict(zip(model.inputs, _partial_shapes(source, cfg, ov))))
         else:
+            # the input shapes (the file's, refined by --input) go to the converter: some
+            # models only convert with fixed dims, and the IR then has the shapes its sidecar
+            # records
+            given = _file_input_shapes(source, cfg, ov)
             try:
                 with quiet():
-                    model = ov.convert_model(str(source.path))
+                    model = ov.convert_model(str(source.path), **given)
             except Exception as e:
+                shapes = ", ".join(map(str, source.inputs))
                 raise ConversionError(
-                    f"OpenVINO cannot convert {source.path}: {first_line(e)}",
-                    "the model may use an op OpenVINO lacks",
+                    f"OpenVINO cannot convert {source.path} (inputs {shapes}): {first_line(e)}",
+                    "fix the dynamic dims with --input name:1x3x640x640:float32 (a model that "
+                    "only converts with fixed shapes), or the model uses an op OpenVINO lacks",
                 ) from e
-            route = f"ov.convert_model({source.format} file)"
+            route = f"ov.convert_model({source.format} file" + (", input=shapes)" if given else ")")
             if cfg.static:
                 model.reshape(
                     {i: ov.PartialShape(s.shape) for i, s in enumerate(static_specs(source, cfg))}
@@ -45,6 +51,7 @@ class OpenVINOExporter:
             else:
                 _make_batch_dynamic(model, ov, notes)
         _name_ports(model, source)
+        _mark_batch_axes(model, source, ov)
         # save_model compresses weights to fp16 by default: fp32 must be asked for explicitly
         ov.save_model(model, str(path), compress_to_fp16=cfg.fp16)
         return ExportResult(
@@ -55,6 +62,26 @@ class OpenVINOExporter:
 
 
 EXPORTER = OpenVINOExporter()
+
+
+def _file_input_shapes(source, cfg, ov) -> dict:
+    """`input=` for ov.convert_model of an ONNX file: each input's shape, fixed dims as the
+    file or --input has them (static exports: as the data has them), -1 for dynamic ones."""
+    if source.format != "onnx" or not source.inputs:
+        return {}
+    return {"input": {s.name: p for s, p in zip(source.inputs, _partial_shapes(source, cfg, ov))}}
+
+
+def _mark_batch_axes(model, source, ov) -> None:
+    """An input whose batch is not on axis 0 (a recurrent state [layers, batch, hidden]) gets
+    an OpenVINO layout naming it, so the IR itself says where its samples lie."""
+    from edgeopt.runtimes.base import batch_axes
+
+    for param, spec, ax in zip(model.get_parameters(), source.inputs, batch_axes(source.inputs)):
+        if ax and len(spec.shape) == param.get_partial_shape().rank.get_length():
+            param.set_layout(
+                ov.Layout("".join("N" if i == ax else "?" for i in range(len(spec.shape))))
+            )
 
 
 def _partial_shapes(source, cfg, ov) -> list:

@@ -19,7 +19,7 @@ from edgeopt.core.plugins import load
 from edgeopt.core.precision import MODES, QuantMode, parse_mode
 from edgeopt.core.progress import info, step
 from edgeopt.data import Dataset, fit_inputs, random_inputs, resolve_data
-from edgeopt.errors import AccuracyError, UsageError
+from edgeopt.errors import AccuracyError, ConversionError, UsageError
 from edgeopt.formats import content_precision, format_of, get_format
 from edgeopt.metrics.quality import QualityReport
 from edgeopt.optimize.diagnose import diagnose, rank_layers
@@ -44,14 +44,17 @@ def default_output(path: Path, mode: QuantMode | str) -> Path:
     return path.with_name(f"{path.stem}.{MODES[parse_mode(mode)].tag}{path.suffix}")
 
 
-def choose_mode(fmt: str, counts: dict[str, int]) -> tuple[QuantMode, str]:
+def choose_mode(
+    fmt: str, counts: dict[str, int], per_channel: bool = True
+) -> tuple[QuantMode, str]:
     """The default mode for a model's content, and why (printed for the user)."""
     content, conv, mm = classify_content(backend_for(fmt), counts)
     what = f"{conv} convolution and {mm} MatMul/Gemm layers"
     if content == "conv":
+        scales = "per-channel" if per_channel else "per-tensor"
         return (
             QuantMode.STATIC,
-            f"{what}: convolution-heavy, so static per-channel int8 with calibration",
+            f"{what}: convolution-heavy, so static int8 ({scales} weights) with calibration",
         )
     if fmt == "openvino":
         return (
@@ -90,7 +93,7 @@ def _load_parent(path: Path) -> Artifact:
 
 def calibration_data(art: Artifact, cfg: QuantizeConfig, specs) -> CalibData | None:
     ds = resolve_data(cfg.calib or art.dataset, "calib", samples=cfg.samples)
-    return None if ds is None else CalibData(fit_inputs(ds, specs), ds.describe())
+    return None if ds is None else CalibData(fit_inputs(ds, specs), ds.describe(), specs)
 
 
 def _eval_data(art: Artifact, cfg: QuantizeConfig, specs) -> tuple[Dataset | None, list]:
@@ -146,7 +149,14 @@ class QuantizeJob:
         with step(label):
             res = self.backend.quantize(self.path, staged, cfg_k, self.calib, self.content)
         budgets = self.scorer.budgets
-        report = self.scorer.score(staged)
+        try:
+            report = self.scorer.score(staged)
+        except UsageError as e:  # our own output does not load or run: the step failed
+            raise ConversionError(
+                f"the {self.cfg.mode} model quantized from {self.path.name} does not run: "
+                f"{e.message}",
+                "try --per-tensor or another --mode, or re-export the model at a newer opset",
+            ) from e
         trial = Trial(staged, res, report, list(exclude), report.meets(budgets))
         text = report.describe(budgets)
         self.trials.append({"exclude": list(exclude), "quality": text, "met": trial.met})
@@ -164,7 +174,7 @@ def prepare(path: Path, cfg: QuantizeConfig) -> QuantizeJob:
     counts = get_format(parent.format).inspector.op_counts(path)
     content, _, _ = classify_content(backend, counts)
     if cfg.mode is None:
-        mode, why = choose_mode(parent.format, counts)
+        mode, why = choose_mode(parent.format, counts, cfg.per_channel)
         info(f"[edgeopt] mode: {mode} ({why}); pass --mode to choose another")
     else:
         mode, why = parse_mode(cfg.mode), "asked for with --mode"
@@ -217,13 +227,43 @@ def quantize_artifact(path: Path, cfg: QuantizeConfig) -> Artifact:
         trial = job.attempt(list(cfg.exclude))
         if not trial.met and cfg.enforce:
             trial = _search(job, trial) if job.scorer.explicit else _below_floor(job, trial)
+        found = _check_content(job, trial)
         art = _child_artifact(job, trial)
+        if found and found != art.precision:  # the repair kept every quantizable layer float
+            art.precision = found
+            art.notes.append(
+                f"the accuracy repair kept every quantized layer in float: the file is {found}"
+            )
         _latency(art, job, trial.staged)
         art.refresh_hash()
         art.write_sidecar(trial.staged)
         publish_artifact(trial.staged, job.out)
     art.path = job.out
     return art
+
+
+def _check_content(job: QuantizeJob, trial: Trial) -> str | None:
+    """The file must hold what its label will say: a copy of the parent, or an int8 label on
+    a file without int8 tensors (a converter that had nothing to quantize), is refused; a
+    repair that kept layers float may end with no int8 left, and is labelled as it is.
+    Returns the precision the content shows."""
+    staged = trial.staged
+    want = MODES[job.cfg.mode].precision
+    found = content_precision(staged)
+    same = sha256_file(staged) == sha256_file(job.path)
+    repaired = bool(set(trial.exclude) - set(job.cfg.exclude))
+    if repaired and found:
+        return found
+    if same or (found and found != want):
+        what = "a byte-identical copy of the parent" if same else f"a {found} model"
+        raise ConversionError(
+            f"{job.cfg.mode} quantization of {job.path.name} wrote {what}, not {want}: "
+            "the converter found nothing it could quantize",
+            "try another --mode (ONNX static int8 does not reach layers inside If/Loop bodies: "
+            "use --mode dynamic there), or check the model's "
+            "weights are float32 (optimize inspect shows its precision)",
+        )
+    return found
 
 
 def _search(job: QuantizeJob, first: Trial) -> Trial:

@@ -69,12 +69,18 @@ class BackendResult:
 class CalibData:
     """Calibration samples shaped to the model's inputs, with where they came from."""
 
-    arrays: list[np.ndarray]
+    arrays: list[np.ndarray]  # sample-first (see runtimes.base.batch_axes)
     description: dict
+    specs: list | None = None  # the model's input specs: where each input's batch lies
 
     def __len__(self) -> int:
         return len(self.arrays[0]) if self.arrays else 0
 
     def samples(self, batch: int = 1) -> list[list[np.ndarray]]:
+        """Batches as the model takes them: each input's samples on its batch axis, scalar
+        inputs as scalars (what a converter's calibration feeds straight to a runtime)."""
+        from edgeopt.runtimes.base import model_layout
+
         n = len(self)
-        return [[a[i : i + batch] for a in self.arrays] for i in range(0, n, batch)]
+        parts = [[a[i : i + batch] for a in self.arrays] for i in range(0, n, batch)]
+        return [model_layout(self.specs, p) for p in parts] if self.specs else parts

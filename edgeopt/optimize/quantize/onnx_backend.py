@@ -91,11 +91,50 @@ def _int8(src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None, co
         notes.append(f"quant_pre_process skipped: {first_line(e)}")
         shutil.copyfile(src, pre)
     try:
+        cfg = _upgrade_opset(pre, cfg, notes)
         if cfg.mode == QuantMode.DYNAMIC:
             return _dynamic(pre, dst, cfg, content, notes)
         return _static(pre, dst, cfg, calib, notes)
     finally:
         pre.unlink(missing_ok=True)
+
+
+QDQ_AXIS_OPSET = 13  # DequantizeLinear(axis=...) (per-channel scales) exists from opset 13
+
+
+def _upgrade_opset(pre: Path, cfg: QuantizeConfig, notes: list[str]) -> QuantizeConfig:
+    """Per-channel QDQ writes DequantizeLinear(axis=...), which opsets below 13 lack (ONNX
+    Runtime then refuses the file as an invalid graph). Older models are upgraded with
+    onnx.version_converter; when that fails, weights fall back to per-tensor scales. Either
+    way a note says which."""
+    import dataclasses
+
+    import onnx
+
+    model = onnx.load(str(pre))
+    if _constants_to_initializers(model.graph):
+        notes.append("weights stored as Constant nodes were made initializers to quantize them")
+        onnx.save(model, str(pre))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset >= QDQ_AXIS_OPSET or not cfg.per_channel:
+        return cfg
+    try:
+        from onnx import version_converter
+
+        upgraded = version_converter.convert_version(model, QDQ_AXIS_OPSET)
+        onnx.checker.check_model(upgraded)
+        onnx.save(upgraded, str(pre))
+    except Exception as e:
+        notes.append(
+            f"opset {opset} lacks per-channel DequantizeLinear (opset {QDQ_AXIS_OPSET}+) and "
+            f"upgrading failed ({first_line(e, 120)}): weights quantized per-tensor instead"
+        )
+        return dataclasses.replace(cfg, per_channel=False)
+    notes.append(
+        f"opset {opset} upgraded to {QDQ_AXIS_OPSET} (onnx.version_converter) for per-channel "
+        "int8 weights"
+    )
+    return cfg
 
 
 def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: list[str]):
@@ -116,7 +155,11 @@ def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: lis
                 per_channel=cfg.per_channel,
                 op_types_to_quantize=op_types,
                 nodes_to_exclude=list(cfg.exclude),
-                extra_options={"MatMulConstBOnly": True, "DefaultTensorType": 1},
+                extra_options={
+                    "MatMulConstBOnly": True,
+                    "DefaultTensorType": 1,
+                    "EnableSubgraph": True,
+                },
             )
     except Exception as e:
         raise ConversionError(
@@ -124,10 +167,10 @@ def _dynamic(pre: Path, dst: Path, cfg: QuantizeConfig, content: str, notes: lis
             "check the model runs in ONNX Runtime; try --mode static",
         ) from e
     return BackendResult(
-        "onnxruntime.quantization.quantize_dynamic (int8 weights, "
+        f"onnxruntime.quantization.quantize_dynamic ({_granularity(cfg)} int8 weights, "
         "activations quantized at run time)",
         notes,
-        {"op_types": op_types, "weight_type": "QInt8"},
+        {"op_types": op_types, "weight_type": "QInt8", "per_channel": cfg.per_channel},
     )
 
 
@@ -157,7 +200,11 @@ def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData, notes: 
                 calibrate_method=method,
                 nodes_to_exclude=list(cfg.exclude),
                 op_types_to_quantize=None,
-                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+                extra_options={
+                    "ActivationSymmetric": False,
+                    "WeightSymmetric": True,
+                    "EnableSubgraph": True,
+                },
             )
     except Exception as e:
         raise ConversionError(
@@ -165,15 +212,44 @@ def _static(pre: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData, notes: 
             "check the calibration data matches the model's inputs",
         ) from e
     return BackendResult(
-        "onnxruntime.quantization.quantize_static (QDQ, int8 activations and weights)",
+        "onnxruntime.quantization.quantize_static (QDQ, int8 activations and "
+        f"{_granularity(cfg)} int8 weights)",
         notes,
         {
+            "per_channel": cfg.per_channel,
             "format": "QDQ",
             "activation_type": "QInt8",
             "weight_type": "QInt8",
             "calibrate_method": cfg.method,
         },
     )
+
+
+def _constants_to_initializers(graph) -> int:
+    """ORT's quantizer only sees weights that are initializers; older exporters and other
+    frameworks store them as float Constant nodes (in If/Loop bodies too). Returns how many
+    were moved."""
+    from edgeopt.formats.onnx import graphs
+
+    moved = 0
+    for g in list(graphs(graph)):
+        keep = []
+        for n in g.node:
+            t = next((a.t for a in n.attribute if a.name == "value" and a.HasField("t")), None)
+            if n.op_type == "Constant" and t is not None and t.data_type == 1 and len(t.dims):
+                t.name = n.output[0]
+                g.initializer.append(t)
+                moved += 1
+            else:
+                keep.append(n)
+        if len(keep) != len(g.node):
+            del g.node[:]
+            g.node.extend(keep)
+    return moved
+
+
+def _granularity(cfg: QuantizeConfig) -> str:
+    return "per-channel" if cfg.per_channel else "per-tensor"
 
 
 def _reader(names: list[str], calib: CalibData):

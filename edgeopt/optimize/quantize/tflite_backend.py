@@ -123,6 +123,13 @@ def _quantize(src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None
             "add --mode static, or leave --int8-io out",
         )
     recipe = _recipe(cfg)
+    notes = []
+    from edgeopt.optimize.quantize.tflite_io import add_signature
+
+    signed = dst.with_name(dst.stem + ".signed.tflite")
+    if add_signature(src, signed):  # no SignatureDef: address the graph's tensors by index
+        src = signed
+        notes.append("the model has no SignatureDef: one was added over its graph's own I/O")
     try:
         with quiet():
             qt = quantizer.Quantizer(str(src), recipe)
@@ -139,6 +146,8 @@ def _quantize(src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None
         raise ConversionError(
             f"ai-edge-quantizer {cfg.mode} failed: {first_line(e)}", "try another --mode"
         ) from e
+    finally:
+        signed.unlink(missing_ok=True)
     io = None
     if cfg.mode == QuantMode.STATIC:
         from edgeopt.optimize.quantize.tflite_io import add_float_io, io_quantization
@@ -151,7 +160,7 @@ def _quantize(src: Path, dst: Path, cfg: QuantizeConfig, calib: CalibData | None
     if cfg.int8_io:
         route = route.replace("float32 inputs/outputs", "int8 inputs/outputs")
     params = {"recipe": recipe, **({"int8_io": io} if io else {})}
-    return BackendResult(f"ai-edge-quantizer: {route}", [], params)
+    return BackendResult(f"ai-edge-quantizer: {route}", notes, params)
 
 
 def _running_min_max(qsv: dict, new: dict) -> dict:

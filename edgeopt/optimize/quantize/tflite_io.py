@@ -113,3 +113,31 @@ def add_float_io(src: Path, dst: Path) -> int:
             tm.tensorIndex = remap_out.get(tm.tensorIndex, tm.tensorIndex)
     _save(model, size, dst)
     return len(front) + len(back)
+
+
+def add_signature(src: Path, dst: Path) -> bool:
+    """Give a TFLite model without a SignatureDef one over its graph's own inputs/outputs
+    (args_0.., output_0.. in tensor-index order), as ai-edge-quantizer's calibration needs.
+
+    Returns False (and writes nothing) when the model already has one. Files converted by
+    older tools or stripped for size carry none; their tensors are still addressed by index.
+    """
+    schema, model, size = _load(src)
+    if model.signatureDefs:
+        return False
+    sg = model.subgraphs[0]
+
+    def maps(indices, prefix: str) -> list:
+        out = []
+        for k, t in enumerate(indices):
+            tm = schema.TensorMapT()
+            tm.name, tm.tensorIndex = f"{prefix}_{k}", int(t)
+            out.append(tm)
+        return out
+
+    sig = schema.SignatureDefT()
+    sig.signatureKey, sig.subgraphIndex = "serving_default", 0
+    sig.inputs, sig.outputs = maps(sg.inputs, "args"), maps(sg.outputs, "output")
+    model.signatureDefs = [sig]
+    _save(model, size, dst)
+    return True
