@@ -195,18 +195,31 @@ def _repair(search: Search) -> None:
 
 
 def _shapes(search: Search, top: int = 2) -> None:
-    """The fastest in-budget routes, also exported at the deployment shape."""
+    """The fastest in-budget routes, also exported at the deployment shape; of each pair only
+    the shape that was faster in the probe goes on (the two are the same route, so a size
+    tie-break between them in the full measurement would only pick the slower by a few KB)."""
     ok = sorted(
         (r for r in search.routes if r.ok and r.probe_ms is not None and r.status != "dropped"),
         key=lambda r: r.probe_ms,
     )
-    variants = []
+    pairs = []
     for r in ok[:top]:
         if r.candidate.shape == "static" or not _has_dynamic_dims(r.built.path):
             continue  # TFLite, say, is always exported at a fixed shape
-        variants.append(search.build(dataclasses.replace(r.candidate, shape="static"), "shape"))
-    if variants:
-        search.probe([*variants, *ok[:top]])
+        variant = search.build(dataclasses.replace(r.candidate, shape="static"), "shape")
+        pairs.append((r, variant))
+    if not pairs:
+        return
+    search.probe([*(v for _, v in pairs), *ok[:top]])
+    for parent, variant in pairs:
+        if not variant.ok or variant.probe_ms is None or parent.probe_ms is None:
+            continue  # a failed or budget-missing variant is dropped by _survivors
+        slow, fast = (parent, variant) if variant.probe_ms < parent.probe_ms else (variant, parent)
+        slow.status = "dropped"
+        slow.reason = (
+            f"{fast.candidate.name} (the same route at the {fast.candidate.shape} shape) was "
+            f"faster in the probe ({fast.probe_ms:.3g} vs {slow.probe_ms:.3g} ms)"
+        )
 
 
 def _has_dynamic_dims(path: Path) -> bool:
