@@ -29,7 +29,7 @@ from pathlib import Path
 from edgeopt import __version__
 from edgeopt.artifacts.artifact import artifact_files
 from edgeopt.artifacts.keys import cache_key
-from edgeopt.core.files import default_file_mode, sha256_file
+from edgeopt.core.files import replaced_atomically, sha256_file
 from edgeopt.core.progress import info
 from edgeopt.errors import UsageError
 
@@ -348,18 +348,11 @@ def copy_file(src: Path, dst: Path) -> None:
     """A private, writable copy of src at dst (a reflink where the file system can, else the
     bytes), renamed into place: never a hard link, and an existing dst (even a hard link to
     something else) is replaced, not written through."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    try:
+    with replaced_atomically(dst) as (fd, tmp):
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
             cloned = _reflink(inp.fileno(), out.fileno())
         if not cloned:
             shutil.copyfile(src, tmp)
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def place(path: Path, dest_dir: Path) -> Path:

@@ -81,18 +81,25 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def replaced_atomically(path: Path) -> Iterator[tuple[int, str]]:
+    """(fd, temp name) beside `path`: write it, and on success it is renamed over `path` with
+    normal file modes; on any failure the temp file is removed and `path` is untouched."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        yield fd, tmp
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(path) as (fd, _), os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def human_bytes(n: float) -> str:
