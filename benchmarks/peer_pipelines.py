@@ -988,7 +988,8 @@ def machine_info() -> dict:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     changed = []  # files of the edgeopt in use that differ from the commit
-    for f in sorted(src.rglob("*.py")):
+    external = src.resolve() != (REPO / "edgeopt").resolve()  # --edgeopt-src: not comparable
+    for f in [] if external else sorted(src.rglob("*.py")):
         rel = f"edgeopt/{f.relative_to(src)}"
         head = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=REPO, capture_output=True)
         if head.returncode != 0 or head.stdout != f.read_bytes():
@@ -1001,7 +1002,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "versions": versions,
         "edgeopt_source": str(src),
-        "edgeopt_commit": commit,
+        "edgeopt_commit": None if external else commit,
         "edgeopt_changed_from_commit": changed,
         "threads": THREADS,
     }
@@ -1107,11 +1108,16 @@ def markdown(p: Problem, rows: list[Row], best: Row | None, eo: dict, meta: dict
         f"{m['cpu']}, {m['cores']} cores, flags: {flags}; OpenVINO capabilities: "
         f"{', '.join(m['openvino_cpu_capabilities'])}. Python {m['python']}; "
         + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
-        + f"; edgeopt {m['edgeopt_source']} at {m['edgeopt_commit']}"
+        + f"; edgeopt {m['edgeopt_source']}"
         + (
-            f" with changes in {', '.join(m['edgeopt_changed_from_commit'])}."
-            if m["edgeopt_changed_from_commit"]
-            else " (unchanged)."
+            " (a source tree given with --edgeopt-src)."
+            if m["edgeopt_commit"] is None
+            else f" at {m['edgeopt_commit']}"
+            + (
+                f" with changes in {', '.join(m['edgeopt_changed_from_commit'])}."
+                if m["edgeopt_changed_from_commit"]
+                else " (unchanged)."
+            )
         ),
         "Absolute times on this shared 2-core machine are noisy, and the runtimes do not slow "
         "down alike when another process takes a core (a 2-thread pool with a static split "

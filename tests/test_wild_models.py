@@ -89,6 +89,9 @@ def _tflite_models(root: Path) -> None:
     litert_torch.convert(BatchOneReshape().eval(), (torch.randn(1, 3, 8, 8),)).export(
         str(root / "reshape1.tflite")
     )
+    # over 256 KB of int8 weights: ai-edge-quantizer then stores them after the flatbuffer
+    wide = nn.Sequential(nn.Linear(64, 1024), nn.ReLU(), nn.Linear(1024, 512)).eval()
+    litert_torch.convert(wide, (torch.randn(1, 64),)).export(str(root / "wide.tflite"))
     buf = signed.read_bytes()
     m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
     m.signatureDefs = []
@@ -183,6 +186,7 @@ def wild(tmp_path_factory):
     )
     np.savez(root / "small.npz", x=r.standard_normal((40, 3, 16, 16)).astype("f4"))
     np.savez(root / "r1.npz", x=r.standard_normal((40, 3, 8, 8)).astype("f4"))
+    np.savez(root / "wide.npz", x=r.standard_normal((40, 64)).astype("f4"))
     np.savez(root / "ci.npz", x=r.standard_normal((40, 8)).astype("f4"))
     if _has_litert_torch():
         _tflite_models(root)
@@ -379,6 +383,31 @@ def test_tflite_without_signature_quantizes_and_compiles(wild):
         )
     )
     assert sidecar(wild / "nosig.arm.tflite")["precision"] == "int8"
+
+
+@needs_tflite
+def test_tflite_static_int8_keeps_weights_stored_after_the_flatbuffer(wild):
+    """ai-edge-quantizer writes large weights after the flatbuffer (offset/size); restoring
+    float I/O must keep them, or LiteRT refuses the file ("out of range offset")."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    args = ["--mode", "static", "--calib", "npz:wide.npz", "--latency-seconds", "0"]
+    out = ok(cli(wild, "quantize", "wide.tflite", *args, "--force"))
+    assert "out of range offset" not in out
+    q = wild / "wide.int8-static.tflite"
+    it = Interpreter(model_path=str(q))
+    it.allocate_tensors()
+    x = np.load(wild / "wide.npz")["x"][:1]
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    y = it.get_tensor(it.get_output_details()[0]["index"])
+    ref = Interpreter(model_path=str(wild / "wide.tflite"))
+    ref.allocate_tensors()
+    ref.set_tensor(ref.get_input_details()[0]["index"], x)
+    ref.invoke()
+    want = ref.get_tensor(ref.get_output_details()[0]["index"])
+    cos = float((y * want).sum() / np.linalg.norm(y) / np.linalg.norm(want))
+    assert cos > 0.98, cos
 
 
 @needs_tflite

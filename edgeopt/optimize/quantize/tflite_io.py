@@ -15,9 +15,13 @@ from edgeopt.errors import ConversionError
 
 def _load(src: Path):
     from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools.flatbuffer_utils import read_model_from_bytearray
 
-    buf = Path(src).read_bytes()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(buf, 0))
+    buf = bytearray(Path(src).read_bytes())
+    # ai-edge-quantizer stores weights after the flatbuffer, addressed by offset and size;
+    # re-packing the object alone would drop them (LiteRT: "Constant buffer 1 specified an
+    # out of range offset"). This reader pulls them into the buffers, so _save keeps them.
+    model = read_model_from_bytearray(buf)
     if len(model.subgraphs) != 1:
         raise ConversionError(
             "int8 input/output handling supports single-subgraph TFLite models",
