@@ -176,6 +176,7 @@ def test_auto_routes_probe_drop_with_reasons_and_choose(tmp_path):
         "onnx-fp32",
         "onnx-int8-dynamic",
         "openvino-int8-static-f32",
+        "openvino-int8-dynamic-f32",
         "tflite-int8-static",
     ):
         assert name in routes, sorted(routes)

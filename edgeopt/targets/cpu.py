@@ -131,8 +131,10 @@ class CpuTarget(Target):
         ORT: fp32 (transformer fusion when there is attention), dynamic int8 only where MatMul
         dominates (dynamic int8 convolutions run far slower than float), static QDQ int8.
         OpenVINO: fp32 at every runtime precision this CPU runs natively (bf16/f16 are a
-        measured accuracy choice, like int8), NNCF static int8. LiteRT: fp32, dynamic-range
-        and full int8 on XNNPACK.
+        measured accuracy choice, like int8), NNCF static int8, and where MatMul dominates
+        int8-compressed weights, whose activations the CPU plugin quantizes at run time on
+        CPUs with VNNI/AMX (elsewhere it only decompresses, and the probe drops the route).
+        LiteRT: fp32, dynamic-range and full int8 on XNNPACK.
         """
         routes: list[dict] = []
         can = set(traits.exportable)
@@ -146,8 +148,10 @@ class CpuTarget(Target):
         if "openvino" in can:
             native = execution_precisions()
             routes += [{"format": "openvino", "precision": "fp32", "execution": e} for e in native]
+            int8 = ["int8-static"] + (["int8-dynamic"] if traits.content == "matmul" else [])
             routes += [
-                {"format": "openvino", "precision": "int8-static", "execution": e}
+                {"format": "openvino", "precision": p, "execution": e}
+                for p in int8
                 for e in native
                 if e != "f16"
             ]
