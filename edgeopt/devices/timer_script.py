@@ -7,7 +7,7 @@ It needs Python 3.8+, numpy and the runtime a bundle's manifest names: nothing f
                                     bundled samples, then time them all interleaved
 
 Timing is the local harness's (edgeopt/metrics/latency.py): warm-up until the median of
-consecutive chunks settles, then round-robin blocks whose order alternates each round. The
+consecutive chunks settles, then round-robin blocks in a new (seeded) order each round. The
 host keeps the statistics and the stopping rule: once every artifact has enough samples, the
 script sends the new raw samples (a `check` line) every check_every_s and waits for `go` or
 `stop` on stdin, so the host decides exactly as it does for local runs (budgets included).
@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import platform
+import random
 import shutil
 import sys
 import tarfile
@@ -204,8 +205,10 @@ def measure(runs, cfg):
         emit({"event": "warmup", "index": k, "warmup": t.warmup, "block_size": t.block_size})
     t0 = time.perf_counter()
     last_check, rnd, reason = t0, 0, "time"
+    shuffle = random.Random(0)  # reproducible orders, as edgeopt.metrics.latency
     while True:
-        order = runs if rnd % 2 == 0 else runs[::-1]
+        order = list(runs)
+        shuffle.shuffle(order)
         for t in order:
             start = len(t.samples)
             t.samples.extend(t.run_once() for _ in range(t.block_size))

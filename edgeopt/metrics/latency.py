@@ -1,14 +1,17 @@
 """Latency measurement: warm-up until stable, interleaved blocks, adaptive stopping.
 
 `measure_latency` is the core every step can call (bench, gate, quantize and prune's quick
-comparisons). Artifacts run round-robin in short blocks whose order alternates each round,
-so drift and neighbours on a shared machine hit all of them alike; per-block pairs with the
-baseline give a ratio whose CI ignores that drift (see stats.block_ratio).
+comparisons). Artifacts run round-robin in short blocks, in a new (seeded) order every round:
+drift hits all of them alike, and so does a neighbour's leftover (a runtime whose threads
+still spin or whose caches are still warm after its block), which a fixed or alternating
+order would charge to the same artifact every round. Per-block pairs with the baseline give
+a ratio whose CI ignores that drift (see stats.block_ratio).
 """
 
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -132,12 +135,14 @@ def measure_latency(
     for t in runs:
         warm_up(t, cfg)
     stop = stop_when or (lambda rs: default_stop(rs, baseline, cfg))
+    shuffle = random.Random(0)  # reproducible orders
     t0 = time.perf_counter()
     last_check = t0
     rnd = 0
     reason = "time"
     while True:
-        order = runs if rnd % 2 == 0 else runs[::-1]
+        order = list(runs)
+        shuffle.shuffle(order)
         for t in order:
             start = len(t.samples)
             t.samples.extend(t.run_once() for _ in range(t.block_size))
