@@ -133,7 +133,7 @@ class CpuTarget(Target):
         OpenVINO: fp32 at every runtime precision this CPU runs natively (bf16/f16 are a
         measured accuracy choice, like int8), NNCF static int8, and where MatMul dominates
         int8-compressed weights, whose activations the CPU plugin quantizes at run time on
-        CPUs with VNNI/AMX (elsewhere it only decompresses, and the probe drops the route).
+        CPUs with VNNI/AMX (elsewhere it only decompresses them and runs at f32 speed).
         LiteRT: fp32, dynamic-range and full int8 on XNNPACK.
         """
         routes: list[dict] = []
