@@ -77,7 +77,6 @@ def test_independent_ratio_bootstrap():
     assert r["ci"][0] < 1.5 < r["ci"][1] and r["ci"][0] > 1.3
 
 
-# --- the CLI on real exported models ---------------------------------------------------------
 class _Recorder:
     """A stand-in session for the scheduler test only (no runtime is claimed to be tested):
     it records the order in which the interleaved blocks ran."""
@@ -107,6 +106,7 @@ def test_interleaved_blocks_change_neighbours_every_round():
     assert len(before_c) >= 4  # c followed several different artifacts (or came first)
 
 
+# --- the CLI on real exported models ---------------------------------------------------------
 def test_bench_end_to_end_reports(exported, tmp_path):
     onnx = exported("digits-cnn", "onnx")
     ir = exported("digits-cnn", "openvino")

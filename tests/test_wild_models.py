@@ -385,27 +385,27 @@ def test_tflite_without_signature_quantizes_and_compiles(wild):
     assert sidecar(wild / "nosig.arm.tflite")["precision"] == "int8"
 
 
+def _invoke(path: Path, x: np.ndarray) -> np.ndarray:
+    """One LiteRT call on a single-input, single-output file."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
 @needs_tflite
 def test_tflite_static_int8_keeps_weights_stored_after_the_flatbuffer(wild):
     """ai-edge-quantizer writes large weights after the flatbuffer (offset/size); restoring
     float I/O must keep them, or LiteRT refuses the file ("out of range offset")."""
-    from ai_edge_litert.interpreter import Interpreter
-
     args = ["--mode", "static", "--calib", "npz:wide.npz", "--latency-seconds", "0"]
     out = ok(cli(wild, "quantize", "wide.tflite", *args, "--force"))
     assert "out of range offset" not in out
     q = wild / "wide.int8-static.tflite"
-    it = Interpreter(model_path=str(q))
-    it.allocate_tensors()
     x = np.load(wild / "wide.npz")["x"][:1]
-    it.set_tensor(it.get_input_details()[0]["index"], x)
-    it.invoke()
-    y = it.get_tensor(it.get_output_details()[0]["index"])
-    ref = Interpreter(model_path=str(wild / "wide.tflite"))
-    ref.allocate_tensors()
-    ref.set_tensor(ref.get_input_details()[0]["index"], x)
-    ref.invoke()
-    want = ref.get_tensor(ref.get_output_details()[0]["index"])
+    y, want = _invoke(q, x), _invoke(wild / "wide.tflite", x)
     cos = float((y * want).sum() / np.linalg.norm(y) / np.linalg.norm(want))
     assert cos > 0.98, cos
 
